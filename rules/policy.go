@@ -1,0 +1,652 @@
+package rules
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed facts.yaml attestations.yaml kits.yaml policies/*.yaml
+var dataFS embed.FS
+
+// FactInfo describes a fact a policy may read.
+type FactInfo struct {
+	Name       string  `yaml:"name"`
+	Kind       string  `yaml:"kind"`
+	Label      string  `yaml:"label"`
+	Unit       string  `yaml:"unit"`
+	PositiveAt float64 `yaml:"positive_at"`
+}
+
+// Attestation is one question only the prescriber can answer.
+type Attestation struct {
+	LinkID string `yaml:"link_id"`
+	Text   string `yaml:"text"`
+}
+
+// KitRow is one row of a kit table.
+type KitRow struct {
+	MinKg    float64 `yaml:"min_kg"`
+	MaxKg    float64 `yaml:"max_kg"`
+	Vials    int     `yaml:"vials"`
+	VolumeML float64 `yaml:"volume_ml"`
+	NDC      string  `yaml:"ndc"`
+}
+
+// KitTable maps body weight to a packaged kit.
+type KitTable struct {
+	Citation string   `yaml:"citation"`
+	Rows     []KitRow `yaml:"rows"`
+}
+
+// Policy is a compiled payer policy.
+type Policy struct {
+	ID           string
+	Title        string
+	Payer        string
+	Drugs        []string
+	Source       string // policy document file name
+	Effective    string
+	Revised      string
+	ApprovalDays int // 0: the policy sets none
+	Review       string
+	Dose         *DoseRule
+	Criteria     []*Criterion
+	File         string // the policy file, for lint messages
+}
+
+// Version is the policy's revision date, the version used in identifiers.
+func (p *Policy) Version() string { return p.Revised }
+
+// DoseRule is the weight-based dose of a policy's drug.
+type DoseRule struct {
+	VGPerKg  float64 `yaml:"vg_per_kg"`
+	VGPerML  float64 `yaml:"vg_per_ml"`
+	Kits     string  `yaml:"kits"`
+	Window   string  `yaml:"window"`
+	Citation string  `yaml:"citation"`
+
+	window Window
+	kits   *KitTable
+}
+
+// Criterion is one node of a policy's criteria tree.
+type Criterion struct {
+	ID            string // dotted path from the top, e.g. "1.F.ii"
+	Label         string // the policy's own label, e.g. "ii"
+	Text          string
+	Citation      string
+	Documentation string
+	Need          string // what to ask for when unknown (default: generated)
+	OnFail        Decision
+	Op            string // all, any, not, screen or check
+	Children      []*Criterion
+	Check         *Check
+	Line          int
+}
+
+// Check is a leaf test of a criterion.
+type Check struct {
+	Fact       string
+	Attest     string
+	Evidence   []*Check
+	Window     Window
+	Select     string // latest (default) or lowest
+	Op         string // <, <=, >, >=
+	Value      *float64
+	ULN        float64
+	Is         string // present, absent, negative, positive, never-positive, true, false
+	OnPositive string // with is: negative — "unknown" when a positive only fails to rule out
+	Cutoff     *float64
+	Equals     string
+	In         []string
+	Dose       bool
+	Always     string // not-met: the policy covers no case
+	Line       int
+
+	info *FactInfo
+}
+
+// Window is how far back a criterion looks from the as-of date.
+type Window struct {
+	Days, Months int
+	Text         string
+}
+
+// IsZero reports an unbounded window (any time).
+func (w Window) IsZero() bool { return w.Days == 0 && w.Months == 0 }
+
+// Start is the first day inside the window for an as-of day.
+func (w Window) Start(asOf time.Time) time.Time {
+	return asOf.AddDate(0, -w.Months, -w.Days)
+}
+
+// ParseWindow reads "30d", "4w", "3mo" or "12mo".
+func ParseWindow(s string) (Window, error) {
+	var n int
+	var err error
+	switch {
+	case strings.HasSuffix(s, "mo"):
+		n, err = strconv.Atoi(strings.TrimSuffix(s, "mo"))
+		if err == nil && n > 0 && n <= 120 {
+			return Window{Months: n, Text: s}, nil
+		}
+	case strings.HasSuffix(s, "w"):
+		n, err = strconv.Atoi(strings.TrimSuffix(s, "w"))
+		if err == nil && n > 0 && n <= 520 {
+			return Window{Days: 7 * n, Text: s}, nil
+		}
+	case strings.HasSuffix(s, "d"):
+		n, err = strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err == nil && n > 0 && n <= 3650 {
+			return Window{Days: n, Text: s}, nil
+		}
+	}
+	return Window{}, fmt.Errorf("bad window %q (want e.g. 30d, 4w, 3mo)", s)
+}
+
+// Catalog is the set of compiled policies with the facts, attestations and kit
+// tables they use.
+type Catalog struct {
+	Policies     []*Policy
+	Facts        map[string]*FactInfo
+	Attestations []Attestation
+	Kits         map[string]*KitTable
+	byID         map[string]*Policy
+}
+
+var (
+	catalogOnce sync.Once
+	catalog     *Catalog
+	catalogErr  error
+)
+
+// Embedded returns the policies built into the binary. They are compiled once;
+// an error means a policy file is broken (policies lint says where).
+func Embedded() (*Catalog, error) {
+	catalogOnce.Do(func() {
+		catalog, catalogErr = loadEmbedded()
+	})
+	return catalog, catalogErr
+}
+
+// Lookup returns the embedded policy with the id.
+func Lookup(id string) (*Policy, error) {
+	c, err := Embedded()
+	if err != nil {
+		return nil, err
+	}
+	return c.Lookup(id)
+}
+
+// Lookup returns the policy with the id.
+func (c *Catalog) Lookup(id string) (*Policy, error) {
+	if p, ok := c.byID[id]; ok {
+		return p, nil
+	}
+	ids := make([]string, len(c.Policies))
+	for i, p := range c.Policies {
+		ids[i] = p.ID
+	}
+	return nil, fmt.Errorf("unknown policy %q (known: %s)", id, strings.Join(ids, ", "))
+}
+
+// AttestationText is the question for a linkId ("" if unknown).
+func (c *Catalog) AttestationText(linkID string) string {
+	for _, a := range c.Attestations {
+		if a.LinkID == linkID {
+			return a.Text
+		}
+	}
+	return ""
+}
+
+func loadEmbedded() (*Catalog, error) {
+	c, err := newCatalog(dataFS)
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(dataFS, "policies/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, n := range names {
+		b, err := dataFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		files["rules/"+n] = b
+	}
+	if errs := c.addPolicies(files); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Lint compiles policy files against the embedded facts, attestations and kit
+// tables and returns every problem as "file:line: message". With no files it
+// lints the embedded policies.
+func Lint(files map[string][]byte) []error {
+	c, err := newCatalog(dataFS)
+	if err != nil {
+		return []error{err}
+	}
+	if files == nil {
+		names, _ := fs.Glob(dataFS, "policies/*.yaml")
+		files = map[string][]byte{}
+		for _, n := range names {
+			b, _ := dataFS.ReadFile(n)
+			files["rules/"+n] = b
+		}
+	}
+	return c.addPolicies(files)
+}
+
+func newCatalog(fsys fs.FS) (*Catalog, error) {
+	c := &Catalog{Facts: map[string]*FactInfo{}, Kits: map[string]*KitTable{}, byID: map[string]*Policy{}}
+	var facts []*FactInfo
+	if err := readYAML(fsys, "facts.yaml", &facts); err != nil {
+		return nil, err
+	}
+	for _, f := range facts {
+		c.Facts[f.Name] = f
+	}
+	if err := readYAML(fsys, "attestations.yaml", &c.Attestations); err != nil {
+		return nil, err
+	}
+	for _, a := range c.Attestations {
+		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: "attestation", Label: "Prescriber attestation: " + a.Text}
+	}
+	if err := readYAML(fsys, "kits.yaml", &c.Kits); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func readYAML(fsys fs.FS, name string, v any) error {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("rules/%s: %w", name, err)
+	}
+	return nil
+}
+
+// addPolicies compiles files (name → YAML) in name order and adds them.
+func (c *Catalog) addPolicies(files map[string][]byte) []error {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	seen := map[string]string{}
+	for _, name := range names {
+		p, perrs := c.compile(name, files[name])
+		errs = append(errs, perrs...)
+		if p == nil {
+			continue
+		}
+		if prev, dup := seen[p.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s:1: duplicate policy id %q (also in %s)", name, p.ID, prev))
+			continue
+		}
+		seen[p.ID] = name
+		if len(perrs) == 0 {
+			c.Policies = append(c.Policies, p)
+			c.byID[p.ID] = p
+		}
+	}
+	return errs
+}
+
+type lintErrs struct {
+	file string
+	errs []error
+}
+
+func (l *lintErrs) add(line int, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s:%d: %s", l.file, line, fmt.Sprintf(format, args...)))
+}
+
+// checkKeys reports mapping keys outside allowed.
+func (l *lintErrs) checkKeys(n *yaml.Node, what string, allowed ...string) {
+	if n.Kind != yaml.MappingNode {
+		l.add(n.Line, "%s must be a mapping", what)
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ok := false
+		for _, a := range allowed {
+			if k.Value == a {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			l.add(k.Line, "unknown key %q in %s", k.Value, what)
+		}
+	}
+}
+
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func str(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
+	l := &lintErrs{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, []error{fmt.Errorf("%s: %w", file, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, []error{fmt.Errorf("%s:1: empty policy file", file)}
+	}
+	root := doc.Content[0]
+	l.checkKeys(root, "policy", "id", "title", "payer", "drugs", "source", "effective", "revised",
+		"approval_days", "review", "dose", "criteria", "notes")
+	p := &Policy{
+		ID: str(field(root, "id")), Title: str(field(root, "title")), Payer: str(field(root, "payer")),
+		Source: str(field(root, "source")), Effective: str(field(root, "effective")),
+		Revised: str(field(root, "revised")), Review: str(field(root, "review")), File: file,
+	}
+	if p.ID == "" {
+		l.add(root.Line, "policy has no id")
+	}
+	for _, d := range []struct{ name, v string }{{"effective", p.Effective}, {"revised", p.Revised}} {
+		if _, err := time.Parse("2006-01-02", d.v); err != nil {
+			l.add(root.Line, "%s date %q is not YYYY-MM-DD", d.name, d.v)
+		}
+	}
+	if n := field(root, "drugs"); n != nil {
+		if err := n.Decode(&p.Drugs); err != nil || len(p.Drugs) == 0 {
+			l.add(n.Line, "drugs must be a non-empty list")
+		}
+	} else {
+		l.add(root.Line, "policy has no drugs")
+	}
+	if n := field(root, "approval_days"); n != nil {
+		if err := n.Decode(&p.ApprovalDays); err != nil || p.ApprovalDays < 0 {
+			l.add(n.Line, "approval_days must be a whole number of days")
+		}
+	}
+	if n := field(root, "dose"); n != nil {
+		l.checkKeys(n, "dose", "vg_per_kg", "vg_per_ml", "kits", "window", "citation")
+		d := &DoseRule{}
+		if err := n.Decode(d); err != nil {
+			l.add(n.Line, "dose: %v", err)
+		}
+		if d.VGPerKg <= 0 || d.VGPerML <= 0 {
+			l.add(n.Line, "dose needs positive vg_per_kg and vg_per_ml")
+		}
+		if d.Kits != "" {
+			if d.kits = c.Kits[d.Kits]; d.kits == nil {
+				l.add(n.Line, "unknown kit table %q", d.Kits)
+			}
+		}
+		if d.Window != "" {
+			w, err := ParseWindow(d.Window)
+			if err != nil {
+				l.add(n.Line, "dose: %v", err)
+			}
+			d.window = w
+		}
+		p.Dose = d
+	}
+	crit := field(root, "criteria")
+	if crit == nil || crit.Kind != yaml.SequenceNode || len(crit.Content) == 0 {
+		l.add(root.Line, "policy has no criteria")
+		return p, l.errs
+	}
+	ids := map[string]int{}
+	for _, n := range crit.Content {
+		if cr := c.compileCriterion(l, n, "", ids, p); cr != nil {
+			p.Criteria = append(p.Criteria, cr)
+		}
+	}
+	return p, l.errs
+}
+
+func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids map[string]int, p *Policy) *Criterion {
+	l.checkKeys(n, "criterion", "id", "text", "citation", "documentation", "need", "on_fail",
+		"all", "any", "not", "screen", "check", "note")
+	cr := &Criterion{
+		Label: str(field(n, "id")), Text: str(field(n, "text")), Citation: str(field(n, "citation")),
+		Documentation: str(field(n, "documentation")), Need: str(field(n, "need")), Line: n.Line, OnFail: Deny,
+	}
+	if cr.Label == "" {
+		l.add(n.Line, "criterion has no id")
+	}
+	cr.ID = cr.Label
+	if parent != "" {
+		cr.ID = parent + "." + cr.Label
+	}
+	if prev, dup := ids[cr.ID]; dup {
+		l.add(n.Line, "duplicate criterion id %q (first at line %d)", cr.ID, prev)
+	} else {
+		ids[cr.ID] = n.Line
+	}
+	if cr.Text == "" {
+		l.add(n.Line, "criterion %s has no text", cr.ID)
+	}
+	if cr.Citation == "" {
+		l.add(n.Line, "criterion %s has no citation", cr.ID)
+	}
+	switch cr.Documentation {
+	case "", "required", "verification", "claims", "attestation", "none":
+	default:
+		l.add(n.Line, "criterion %s: documentation %q is not one of required, verification, claims, attestation, none", cr.ID, cr.Documentation)
+	}
+	switch f := str(field(n, "on_fail")); f {
+	case "", "deny":
+	case "not-covered":
+		cr.OnFail = NotCovered
+	default:
+		l.add(n.Line, "criterion %s: on_fail %q is not deny or not-covered", cr.ID, f)
+	}
+	ops := 0
+	for _, op := range []string{"all", "any", "screen", "not", "check"} {
+		v := field(n, op)
+		if v == nil {
+			continue
+		}
+		ops++
+		cr.Op = op
+		switch op {
+		case "check":
+			cr.Check = c.compileCheck(l, v, cr.ID)
+		case "not":
+			if ch := c.compileCriterion(l, v, cr.ID, ids, p); ch != nil {
+				cr.Children = []*Criterion{ch}
+			}
+		default:
+			if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+				l.add(v.Line, "criterion %s: %s needs a list of criteria", cr.ID, op)
+				continue
+			}
+			for _, cn := range v.Content {
+				if ch := c.compileCriterion(l, cn, cr.ID, ids, p); ch != nil {
+					cr.Children = append(cr.Children, ch)
+				}
+			}
+		}
+	}
+	if ops != 1 {
+		l.add(n.Line, "criterion %s needs exactly one of all, any, screen, not, check", cr.ID)
+	}
+	if cr.Check != nil && cr.Check.Dose && p.Dose == nil {
+		l.add(n.Line, "criterion %s checks the dose but the policy has no dose", cr.ID)
+	}
+	return cr
+}
+
+func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
+	l.checkKeys(n, "check", "fact", "attest", "evidence", "window", "select", "op", "value", "uln",
+		"is", "on_positive", "cutoff", "equals", "in", "dose", "always")
+	ck := &Check{Fact: str(field(n, "fact")), Attest: str(field(n, "attest")), Select: str(field(n, "select")),
+		Op: str(field(n, "op")), Is: str(field(n, "is")), OnPositive: str(field(n, "on_positive")),
+		Equals: str(field(n, "equals")), Always: str(field(n, "always")), Line: n.Line}
+	if w := field(n, "window"); w != nil {
+		win, err := ParseWindow(w.Value)
+		if err != nil {
+			l.add(w.Line, "criterion %s: %v", id, err)
+		}
+		ck.Window = win
+	}
+	num := func(key string) *float64 {
+		v := field(n, key)
+		if v == nil {
+			return nil
+		}
+		f, err := strconv.ParseFloat(v.Value, 64)
+		if err != nil {
+			l.add(v.Line, "criterion %s: %s %q is not a number", id, key, v.Value)
+			return nil
+		}
+		return &f
+	}
+	ck.Value = num("value")
+	if u := num("uln"); u != nil {
+		ck.ULN = *u
+	}
+	ck.Cutoff = num("cutoff")
+	if v := field(n, "in"); v != nil {
+		if err := v.Decode(&ck.In); err != nil {
+			l.add(v.Line, "criterion %s: in must be a list", id)
+		}
+	}
+	if v := field(n, "dose"); v != nil {
+		ck.Dose = v.Value == "true"
+	}
+	switch {
+	case ck.Always != "":
+		if ck.Always != "not-met" {
+			l.add(n.Line, "criterion %s: always must be not-met", id)
+		}
+		return ck
+	case ck.Dose:
+		if ck.Fact != "" {
+			l.add(n.Line, "criterion %s: a dose check reads the policy's dose weight, not a fact", id)
+		}
+		return ck
+	case ck.Attest != "":
+		if ck.info = c.Facts[AttestationFact(ck.Attest)]; ck.info == nil {
+			l.add(n.Line, "criterion %s: unknown attestation %q", id, ck.Attest)
+		}
+		if ck.Is != "true" && ck.Is != "false" {
+			l.add(n.Line, "criterion %s: an attestation check needs is: true or is: false", id)
+		}
+		if ev := field(n, "evidence"); ev != nil {
+			if ev.Kind != yaml.SequenceNode {
+				l.add(ev.Line, "criterion %s: evidence must be a list of checks", id)
+			} else {
+				for _, en := range ev.Content {
+					ck.Evidence = append(ck.Evidence, c.compileCheck(l, en, id))
+				}
+			}
+		}
+		return ck
+	}
+	if field(n, "evidence") != nil {
+		l.add(n.Line, "criterion %s: evidence goes with attest", id)
+	}
+	ck.info = c.Facts[ck.Fact]
+	if ck.info == nil || ck.info.Kind == "attestation" {
+		l.add(n.Line, "criterion %s: unknown fact %q", id, ck.Fact)
+		return ck
+	}
+	kind := ck.info.Kind
+	tests := 0
+	if ck.Op != "" {
+		tests++
+		switch ck.Op {
+		case "<", "<=", ">", ">=":
+		default:
+			l.add(n.Line, "criterion %s: op %q is not one of <, <=, >, >=", id, ck.Op)
+		}
+		if (ck.Value == nil) == (ck.ULN == 0) {
+			l.add(n.Line, "criterion %s: op needs exactly one of value or uln", id)
+		}
+		if kind != "quantity" && kind != "titer" && kind != "age" {
+			l.add(n.Line, "criterion %s: fact %s (%s) is not numeric", id, ck.Fact, kind)
+		}
+	}
+	if ck.Is != "" {
+		tests++
+		valid := map[string][]string{
+			"present":        {"quantity", "titer", "result", "condition", "event", "code"},
+			"absent":         {"condition", "event"},
+			"negative":       {"quantity", "titer", "result"},
+			"positive":       {"quantity", "titer", "result"},
+			"never-positive": {"quantity", "titer", "result"},
+		}[ck.Is]
+		if valid == nil {
+			l.add(n.Line, "criterion %s: is %q is not one of present, absent, negative, positive, never-positive", id, ck.Is)
+		} else if !contains(valid, kind) {
+			l.add(n.Line, "criterion %s: is %s does not apply to fact %s (%s)", id, ck.Is, ck.Fact, kind)
+		}
+		if (ck.Is == "negative" || ck.Is == "positive" || ck.Is == "never-positive") && kind == "quantity" &&
+			ck.Cutoff == nil && ck.info.PositiveAt == 0 {
+			l.add(n.Line, "criterion %s: fact %s has no positive_at; give a cutoff", id, ck.Fact)
+		}
+	}
+	if ck.OnPositive != "" && (ck.OnPositive != "unknown" || ck.Is != "negative") {
+		l.add(n.Line, "criterion %s: on_positive: unknown goes only with is: negative", id)
+	}
+	if ck.Equals != "" || ck.In != nil {
+		tests++
+		if kind != "code" {
+			l.add(n.Line, "criterion %s: equals/in need a coded fact, %s is %s", id, ck.Fact, kind)
+		}
+	}
+	if tests != 1 {
+		l.add(n.Line, "criterion %s: a check needs exactly one test (op, is, equals/in)", id)
+	}
+	switch ck.Select {
+	case "", "latest", "lowest":
+	default:
+		l.add(n.Line, "criterion %s: select %q is not latest or lowest", id, ck.Select)
+	}
+	if kind == "condition" && !ck.Window.IsZero() {
+		l.add(n.Line, "criterion %s: a diagnosis check takes no window", id)
+	}
+	return ck
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
