@@ -60,12 +60,13 @@ func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
 		notCovered = notCovered || failsNotCovered(c, &r)
 		d.Needs = append(d.Needs, o.needs...)
 	}
+	// The same document can answer several criteria (1.C and CNR.1 ask the
+	// same question): list it once, under the first criterion that needs it.
 	seen := map[string]bool{}
 	for _, n := range d.Needs {
-		line := n.Criterion + ": " + n.Text
-		if !seen[line] {
-			seen[line] = true
-			d.Missing = append(d.Missing, line)
+		if !seen[n.Text] {
+			seen[n.Text] = true
+			d.Missing = append(d.Missing, n.Criterion+": "+n.Text)
 		}
 	}
 	switch {
@@ -117,7 +118,7 @@ func and(a, b Result) Result {
 }
 
 func (e *evaluator) node(c *Criterion) (CriterionResult, out) {
-	r := CriterionResult{ID: c.ID, Text: c.Text, Citation: c.Citation, Evidence: []string{}, Children: []CriterionResult{}}
+	r := CriterionResult{ID: c.ID, Text: c.Text, Citation: c.Citation, Evidence: []string{}, Children: []CriterionResult{}, Op: c.Op}
 	var o out
 	if c.Op == "check" {
 		o = e.check(c.Check)
@@ -413,7 +414,7 @@ func (e *evaluator) compare(ck *Check, v Value, prefix string) (Result, string) 
 			return Unknown, prefix + label + " " + fmtValue(v) + dated(v) + " has no upper limit of normal (reference range) to compare with"
 		}
 		t = ck.ULN * v.ULN
-		limit = fmtNum(ck.ULN) + " × ULN (" + fmtNum(t) + " " + v.Unit + ")"
+		limit = fmtNum(ck.ULN) + " × ULN (" + fmtNum(t) + unitSuffix(v.Unit) + ")"
 	} else {
 		t = *ck.Value
 		limit = fmtNum(t) + unitSuffix(ck.info.Unit)
@@ -474,12 +475,18 @@ func dated(v Value) string {
 	return " on " + v.Date.Format("2006-01-02")
 }
 
+// unitNames are how UCUM units read in reasons.
+var unitNames = map[string]string{
+	"%": "%", "10*9/L": " × 10⁹/L", "[beth'U]/mL": " BU/mL", "/uL": "/µL", "{copies}/mL": " copies/mL",
+	"[IU]/mL": " IU/mL", "{titer}": "",
+}
+
 func unitSuffix(u string) string {
-	switch u {
-	case "":
+	if u == "" {
 		return ""
-	case "%":
-		return "%"
+	}
+	if n, ok := unitNames[u]; ok {
+		return n
 	}
 	return " " + u
 }

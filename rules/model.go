@@ -132,6 +132,9 @@ type CriterionResult struct {
 	Evidence []string          `json:"evidence"`
 	Citation string            `json:"citation"`
 	Children []CriterionResult `json:"children"`
+
+	// Op is how the children combine: all, any, screen, not (check for a leaf).
+	Op string `json:"-"`
 }
 
 // Need is one piece of documentation still missing.

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"hemopa/fhir"
+	"hemopa/rules"
+)
+
+func init() {
+	register("evaluate", "decide prior authorization for one patient's FHIR data", runEvaluate)
+}
+
+type evalFlags struct {
+	bundle, policy, asOf, format, codemap, patient string
+	live                                            liveFlags
+}
+
+func runEvaluate(ctx context.Context, args []string, env *Env) error {
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var f evalFlags
+	fs.StringVar(&f.bundle, "bundle", "", "FHIR R4 Bundle JSON file, or - for stdin")
+	fs.StringVar(&f.policy, "policy", "", "policy id, a comma-separated list, or all")
+	fs.StringVar(&f.asOf, "as-of", "", "day the look-back windows count from (YYYY-MM-DD; default today)")
+	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.codemap, "codemap", "", "site code map (YAML/JSON) mapping local lab codes to facts")
+	fs.StringVar(&f.patient, "patient", "", "patient id (offline: which Patient in the bundle; live: required)")
+	f.live.register(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if f.format != "text" && f.format != "json" {
+		return usagef("--format %q is not text or json", f.format)
+	}
+	if (f.bundle == "") == (f.live.server == "") {
+		return usagef("give exactly one of --bundle FILE and --fhir-server URL")
+	}
+	policies, err := selectPolicies(f.policy)
+	if err != nil {
+		return err
+	}
+	asOf, err := parseAsOf(f.asOf)
+	if err != nil {
+		return err
+	}
+	p, err := newPipeline(f.codemap)
+	if err != nil {
+		return err
+	}
+	var dets []*rules.Determination
+	if f.bundle != "" {
+		data, name, err := readInput(f.bundle, env.Stdin)
+		if err != nil {
+			return err
+		}
+		b, err := p.decoder.DecodeBundle(data)
+		if err != nil {
+			return usagef("%s: %v", name, err)
+		}
+		dets, _, err = p.decide(b, policies, asOf, f.patient)
+		if err != nil {
+			return usagef("%s: %v", name, err)
+		}
+	} else {
+		dets, err = evaluateLive(ctx, p, &f, policies, asOf, env)
+		if err != nil {
+			return err
+		}
+	}
+	// Render fully before writing: nothing half-written on error.
+	var out bytes.Buffer
+	if f.format == "json" {
+		if err := writeJSON(&out, dets, f.policy == "all" || len(dets) > 1); err != nil {
+			return err
+		}
+	} else {
+		writeText(&out, dets)
+	}
+	_, err = env.Stdout.Write(out.Bytes())
+	return err
+}
+
+// readInput reads a file or stdin ("-") and names it for error messages.
+func readInput(path string, stdin io.Reader) ([]byte, string, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, "stdin", usagef("stdin: %v", err)
+		}
+		return b, "stdin", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, path, usagef("%s: %v", path, pe.Err)
+		}
+		return nil, path, usagef("%v", err)
+	}
+	return b, path, nil
+}
+
+// writeJSON writes one determination as an object, several as an array.
+func writeJSON(w io.Writer, dets []*rules.Determination, many bool) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if many {
+		return enc.Encode(dets)
+	}
+	return enc.Encode(dets[0])
+}
+
+var _ = fhir.ErrNotBundle
+var _ = fmt.Sprint

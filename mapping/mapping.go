@@ -1,0 +1,190 @@
+package mapping
+
+import (
+	"fmt"
+	"iter"
+	"sort"
+	"strings"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"hemopa/rules"
+)
+
+// Mapper holds the compiled code tables. It is safe for concurrent use.
+type Mapper struct {
+	codes      codeTable
+	obsByCode  map[string]*obsRule
+	obsByFact  map[string]*obsRule
+	negCodes   map[string]bool
+	posCodes   map[string]bool
+	snomed     map[string]string // code → fact
+	icd        []icdPrefix
+	products   []*product
+	prodByCode map[string]*product
+	facts      map[string]*rules.FactInfo
+	attest     map[string]bool
+}
+
+type icdPrefix struct{ prefix, fact string }
+
+// Option configures a Mapper.
+type Option func(*Mapper) error
+
+// WithCodeMap adds a site's local observation codes (YAML or JSON, see CodeMap).
+// name is used in error messages.
+func WithCodeMap(name string, data []byte) Option {
+	return func(m *Mapper) error {
+		var cm CodeMap
+		if err := decodeStrict(name, data, &cm); err != nil {
+			return err
+		}
+		for i, o := range cm.Observations {
+			rule := m.obsByFact[o.Fact]
+			if rule == nil {
+				return fmt.Errorf("%s: observations[%d]: fact %q is not a lab fact (known: %s)", name, i, o.Fact, strings.Join(m.labFacts(), ", "))
+			}
+			if o.System == "" || o.Code == "" {
+				return fmt.Errorf("%s: observations[%d]: system and code are required", name, i)
+			}
+			m.obsByCode[m.codeKey(o.System, o.Code)] = rule
+		}
+		return nil
+	}
+}
+
+func (m *Mapper) labFacts() []string {
+	var names []string
+	for n := range m.obsByFact {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New compiles the embedded code tables plus any options.
+func New(opts ...Option) (*Mapper, error) {
+	cat, err := rules.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	m := &Mapper{obsByCode: map[string]*obsRule{}, obsByFact: map[string]*obsRule{}, negCodes: map[string]bool{},
+		posCodes: map[string]bool{}, snomed: map[string]string{}, prodByCode: map[string]*product{},
+		facts: cat.Facts, attest: map[string]bool{}}
+	b, _ := dataFS.ReadFile("codes.yaml")
+	if err := decodeStrict("mapping/codes.yaml", b, &m.codes); err != nil {
+		return nil, err
+	}
+	for _, r := range m.codes.Observations {
+		if r.info = cat.Facts[r.Fact]; r.info == nil {
+			return nil, fmt.Errorf("mapping/codes.yaml: unknown fact %q", r.Fact)
+		}
+		m.obsByFact[r.Fact] = r
+		for _, c := range r.Codes {
+			sys, code, _ := strings.Cut(c, "|")
+			m.obsByCode[m.codeKey(sys, code)] = r
+		}
+	}
+	for _, r := range m.codes.Observations {
+		for unit, to := range r.Reroute {
+			if t := m.obsByFact[to]; t == nil || t.Units[unit] == 0 {
+				return nil, fmt.Errorf("mapping/codes.yaml: %s reroutes %q to %q, which does not take that unit", r.Fact, unit, to)
+			}
+		}
+	}
+	for _, c := range m.codes.Negative.Codes {
+		sys, code, _ := strings.Cut(c, "|")
+		m.negCodes[m.codeKey(sys, code)] = true
+	}
+	for _, c := range m.codes.Positive.Codes {
+		sys, code, _ := strings.Cut(c, "|")
+		m.posCodes[m.codeKey(sys, code)] = true
+	}
+	for _, c := range m.codes.Conditions {
+		if cat.Facts[c.Fact] == nil {
+			return nil, fmt.Errorf("mapping/codes.yaml: unknown condition fact %q", c.Fact)
+		}
+		for _, s := range c.Snomed {
+			m.snomed[s] = c.Fact
+		}
+		for _, p := range c.ICD10 {
+			m.icd = append(m.icd, icdPrefix{prefix: strings.ReplaceAll(p, ".", ""), fact: c.Fact})
+		}
+	}
+	// Longest prefix first so D68.311 wins over D68.3.
+	sort.Slice(m.icd, func(i, j int) bool { return len(m.icd[i].prefix) > len(m.icd[j].prefix) })
+	b, _ = dataFS.ReadFile("products.yaml")
+	if err := decodeStrict("mapping/products.yaml", b, &m.products); err != nil {
+		return nil, err
+	}
+	for _, p := range m.products {
+		for _, c := range p.Codes {
+			sys, code, _ := strings.Cut(c, "|")
+			m.prodByCode[m.codeKey(sys, code)] = p
+		}
+	}
+	for _, a := range cat.Attestations {
+		m.attest[a.LinkID] = true
+	}
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// wantedTypes are the resource types the mapping reads whatever their codes.
+var wantedTypes = map[string]bool{
+	"Patient": true, "Condition": true, "QuestionnaireResponse": true, "MedicationRequest": true,
+	"MedicationStatement": true, "MedicationAdministration": true, "Medication": true, "Procedure": true,
+	"Claim": true, "ExplanationOfBenefit": true, "PractitionerRole": true, "Practitioner": true,
+	"ServiceRequest": true, "Coverage": true,
+}
+
+// Wants reports whether a resource is worth decoding fully: every resource of
+// the types above, and Observations whose code.coding the tables know. codes
+// yields the resource's code.coding (system, code) pairs.
+func (m *Mapper) Wants(resourceType string, codes iter.Seq2[string, string]) bool {
+	if wantedTypes[resourceType] {
+		return true
+	}
+	if resourceType != "Observation" || codes == nil {
+		return false
+	}
+	for sys, code := range codes {
+		if m.obsByCode[m.codeKey(sys, code)] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Chart is one patient's mapped facts.
+type Chart struct {
+	Patient string      // reference of the patient, e.g. "Patient/pat-1"
+	Facts   rules.Facts // documented values by fact name
+	Read    map[string]int
+	Ignored int // resources skipped for status, subject or code
+}
+
+// MapOption adjusts one Map call.
+type MapOption func(*mapCall)
+
+// ForPatient picks the patient by id when the bundle holds several.
+func ForPatient(id string) MapOption { return func(c *mapCall) { c.patientID = id } }
+
+// Map reads the bundle's entries into facts about its patient.
+func (m *Mapper) Map(b *bcrpb.Bundle, opts ...MapOption) (*Chart, error) {
+	c := &mapCall{m: m, chart: &Chart{Facts: rules.Facts{}, Read: map[string]int{}}}
+	for _, o := range opts {
+		o(c)
+	}
+	c.index(b)
+	if err := c.pickPatient(); err != nil {
+		return nil, err
+	}
+	c.mapAll()
+	c.chart.Facts.Sort()
+	return c.chart, nil
+}
