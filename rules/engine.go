@@ -122,16 +122,14 @@ func (e *evaluator) node(c *Criterion) (CriterionResult, out) {
 	var o out
 	if c.Op == "check" {
 		o = e.check(c.Check)
-		if o.res == Unknown {
-			need := c.Need
-			if need == "" && len(o.needs) > 0 {
-				need = o.needs[0].Text
+		if o.res == Unknown && len(o.needs) > 0 {
+			// A criterion-level need replaces the generated one, but a value
+			// that could not be read keeps its explanation.
+			need := o.needs[0].Text
+			if c.Need != "" && !o.needs[0].unreadable {
+				need = c.Need
 			}
-			var links []string
-			if len(o.needs) > 0 {
-				links = o.needs[0].LinkIDs
-			}
-			o.needs = []Need{{Criterion: c.ID, Text: need, LinkIDs: links}}
+			o.needs = []Need{{Criterion: c.ID, Text: need, LinkIDs: o.needs[0].LinkIDs}}
 		} else {
 			o.needs = nil
 		}
@@ -313,6 +311,12 @@ func (e *evaluator) unknown(ck *Check, reason string) out {
 	return out{res: Unknown, reason: reason, needs: []Need{{Text: need}}}
 }
 
+// unreadableNeed asks for a value again because the one on record cannot be read.
+func (e *evaluator) unreadableNeed(ck *Check, reason string, v *Value) out {
+	need := ck.info.Label + e.since(ck.Window) + " in a readable form (" + v.Source + ": " + v.Problem + ")"
+	return out{res: Unknown, reason: reason, needs: []Need{{Text: need, unreadable: true}}}
+}
+
 func (e *evaluator) noneOnRecord(ck *Check) out {
 	if ck.Window.IsZero() {
 		return e.unknown(ck, "no "+lower(ck.info.Label)+" on record")
@@ -379,17 +383,17 @@ func (e *evaluator) numeric(ck *Check) out {
 			}
 		}
 		if low == nil {
-			return e.unknown(ck, unreadable(blocked, ck.info.Label))
+			return e.unreadableNeed(ck, unreadable(blocked, ck.info.Label), blocked)
 		}
 		res, reason := e.compare(ck, *low, "lowest ")
 		if res != Met && blocked != nil {
-			return e.unknown(ck, reason+"; but "+unreadable(blocked, ck.info.Label))
+			return e.unreadableNeed(ck, reason+"; but "+unreadable(blocked, ck.info.Label), blocked)
 		}
 		return out{res: res, reason: reason, evidence: []string{low.Source}}
 	}
 	newest, blocker := latest(vals, hasNum)
 	if blocker != nil {
-		return e.unknown(ck, "latest "+unreadable(blocker, ck.info.Label))
+		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
 	res, reason := e.compare(ck, newest[0], "")
 	evidence := []string{newest[0].Source}
@@ -583,7 +587,7 @@ func (e *evaluator) qualitative(ck *Check) out {
 	}
 	newest, blocker := latest(vals, readable)
 	if blocker != nil {
-		return e.unknown(ck, "latest "+unreadable(blocker, ck.info.Label))
+		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
 	var flag Flag
 	evidence := []string{}
@@ -611,9 +615,9 @@ func (e *evaluator) qualitative(ck *Check) out {
 		return out{res: Met, reason: desc, evidence: evidence}
 	}
 	if ck.OnPositive == "unknown" {
-		o := e.unknown(ck, desc+", which alone does not rule it out")
-		o.evidence = evidence
-		return o
+		// Documented and positive: asking for it again helps nobody; another
+		// alternative of the screen must settle it.
+		return out{res: Unknown, reason: desc + ", which alone does not rule it out", evidence: evidence}
 	}
 	return out{res: NotMet, reason: desc, evidence: evidence}
 }
@@ -663,7 +667,7 @@ func (e *evaluator) present(ck *Check) out {
 	newest, blocker := latest(vals, readable)
 	if len(newest) == 0 {
 		if blocker != nil {
-			return e.unknown(ck, unreadable(blocker, ck.info.Label))
+			return e.unreadableNeed(ck, unreadable(blocker, ck.info.Label), blocker)
 		}
 		return e.noneOnRecord(ck)
 	}

@@ -142,6 +142,8 @@ type Need struct {
 	Criterion string // dotted criterion id
 	Text      string // what is needed
 	LinkIDs   []string
+
+	unreadable bool // asks again for a value on record that could not be read
 }
 
 // Dose is the weight-based dose of the drug.

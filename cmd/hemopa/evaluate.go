@@ -20,7 +20,7 @@ func init() {
 
 type evalFlags struct {
 	bundle, policy, asOf, format, codemap, patient string
-	live                                            liveFlags
+	live                                           liveFlags
 }
 
 func runEvaluate(ctx context.Context, args []string, env *Env) error {
