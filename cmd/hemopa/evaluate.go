@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 
-	"hemopa/fhir"
 	"hemopa/rules"
 )
 
@@ -64,11 +62,11 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 		if err != nil {
 			return err
 		}
-		b, err := p.decoder.DecodeBundle(data)
+		b, err := p.Decoder.DecodeBundle(data)
 		if err != nil {
 			return usagef("%s: %v", name, err)
 		}
-		dets, _, err = p.decide(b, policies, asOf, f.patient)
+		dets, _, err = p.Decide(b, policies, asOf, f.patient)
 		if err != nil {
 			return usagef("%s: %v", name, err)
 		}
@@ -122,5 +120,3 @@ func writeJSON(w io.Writer, dets []*rules.Determination, many bool) error {
 	return enc.Encode(dets[0])
 }
 
-var _ = fhir.ErrNotBundle
-var _ = fmt.Sprint

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"time"
 
+	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/rules"
 )
 
@@ -33,6 +34,6 @@ func (l *liveFlags) register(fs *flag.FlagSet, env *Env) {
 	fs.DurationVar(&l.timeout, "timeout", 60*time.Second, "overall timeout for the FHIR exchange")
 }
 
-func evaluateLive(ctx context.Context, p *pipeline, f *evalFlags, policies []*rules.Policy, asOf time.Time, env *Env) ([]*rules.Determination, error) {
+func evaluateLive(ctx context.Context, p *pipeline.Pipeline, f *evalFlags, policies []*rules.Policy, asOf time.Time, env *Env) ([]*rules.Determination, error) {
 	return nil, usagef("live mode (--fhir-server) is being wired up: use --bundle")
 }

@@ -55,11 +55,11 @@ func runTable(ctx context.Context, args []string, env *Env) error {
 		if err != nil {
 			return err
 		}
-		b, err := p.decoder.DecodeBundle(data)
+		b, err := p.Decoder.DecodeBundle(data)
 		if err != nil {
 			return usagef("%s: %v", name, err)
 		}
-		dets, _, err := p.decide(b, policies, day, "")
+		dets, _, err := p.Decide(b, policies, day, "")
 		if err != nil {
 			return usagef("%s: %v", name, err)
 		}

@@ -1,0 +1,97 @@
+// Package pipeline is the product's one path from FHIR to a decision:
+// decode (keeping only what mapping wants) → map to facts → evaluate policies.
+// The CLI, the live FHIR path and the server all use it.
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"hemopa/fhir"
+	"hemopa/mapping"
+	"hemopa/rules"
+)
+
+// Pipeline is safe for concurrent use.
+type Pipeline struct {
+	Decoder *fhir.Decoder
+	Mapper  *mapping.Mapper
+}
+
+// New builds the pipeline, with a site code map file if codemapPath is set.
+func New(codemapPath string) (*Pipeline, error) {
+	var opts []mapping.Option
+	if codemapPath != "" {
+		b, err := os.ReadFile(codemapPath)
+		if err != nil {
+			return nil, fmt.Errorf("--codemap: %w", err)
+		}
+		opts = append(opts, mapping.WithCodeMap(codemapPath, b))
+	}
+	m, err := mapping.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	d, err := fhir.NewDecoder(fhir.WithFilter(func(p fhir.Peek) bool { return m.Wants(p.ResourceType, p.Codes()) }))
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{Decoder: d, Mapper: m}, nil
+}
+
+// SelectPolicies resolves a policy spec: an id, a comma-separated list, or "all".
+func SelectPolicies(spec string) ([]*rules.Policy, error) {
+	cat, err := rules.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	if spec == "" {
+		return nil, fmt.Errorf("--policy is required (an id, or all; see 'hemopa policies list')")
+	}
+	if spec == "all" {
+		return cat.Policies, nil
+	}
+	var out []*rules.Policy
+	for _, id := range strings.Split(spec, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		p, err := cat.Lookup(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Decide maps one patient's bundle and evaluates each policy as of a day.
+// patientID picks the patient when the bundle holds several ("" otherwise).
+func (p *Pipeline) Decide(b *bcrpb.Bundle, policies []*rules.Policy, asOf time.Time, patientID string) ([]*rules.Determination, *mapping.Chart, error) {
+	var mopts []mapping.MapOption
+	if patientID != "" {
+		mopts = append(mopts, mapping.ForPatient(patientID))
+	}
+	chart, err := p.Mapper.Map(b, mopts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	dets := make([]*rules.Determination, 0, len(policies))
+	for _, pol := range policies {
+		dets = append(dets, rules.Evaluate(pol, chart.Facts, rules.AsOf(asOf)))
+	}
+	return dets, chart, nil
+}
+
+// DecideJSON decodes Bundle JSON and decides; decoding errors name the FHIR path.
+func (p *Pipeline) DecideJSON(data []byte, policies []*rules.Policy, asOf time.Time, patientID string) ([]*rules.Determination, *mapping.Chart, error) {
+	b, err := p.Decoder.DecodeBundle(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.Decide(b, policies, asOf, patientID)
+}
