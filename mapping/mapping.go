@@ -188,3 +188,65 @@ func (m *Mapper) Map(b *bcrpb.Bundle, opts ...MapOption) (*Chart, error) {
 	c.chart.Facts.Sort()
 	return c.chart, nil
 }
+
+// LabCode is an Observation code the tables route to a fact.
+type LabCode struct {
+	System, Code, Fact string
+}
+
+// LabCodes lists every Observation code the mapper recognises (including the
+// site code map), for building searches and CDS prefetch templates.
+func (m *Mapper) LabCodes() []LabCode {
+	out := make([]LabCode, 0, len(m.obsByCode))
+	for k, r := range m.obsByCode {
+		sys, code, _ := strings.Cut(k, "|")
+		if sys == "local" {
+			sys = m.codes.LocalSystem
+		}
+		out = append(out, LabCode{System: sys, Code: code, Fact: r.Fact})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Fact != out[j].Fact {
+			return out[i].Fact < out[j].Fact
+		}
+		return out[i].System+out[i].Code < out[j].System+out[j].Code
+	})
+	return out
+}
+
+// factResources says which resource types carry each non-lab fact; lab facts
+// come from Observations (LabCodes).
+var factResources = map[string][]string{
+	"sex": {"Patient"}, "birth_date": {"Patient"},
+	"prior_gene_therapy": {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "Procedure", "Claim", "ExplanationOfBenefit"},
+	"factor_prophylaxis": {"MedicationRequest", "MedicationStatement"},
+	"antiviral_therapy":  {"MedicationRequest", "MedicationStatement"},
+	"requested_drug":     {"MedicationRequest", "ServiceRequest"},
+	// The prescriber is found through the order's requester.
+	"prescriber_specialty": {"MedicationRequest", "ServiceRequest", "PractitionerRole"},
+}
+
+// ResourceTypesFor lists the non-Observation resource types that carry the
+// given facts (diagnoses come from Condition, attestations from
+// QuestionnaireResponse), sorted.
+func (m *Mapper) ResourceTypesFor(facts []string) []string {
+	set := map[string]bool{"Patient": true}
+	for _, f := range facts {
+		switch {
+		case strings.HasPrefix(f, "attest:"):
+			set["QuestionnaireResponse"] = true
+		case m.facts[f] != nil && m.facts[f].Kind == "condition":
+			set["Condition"] = true
+		default:
+			for _, t := range factResources[f] {
+				set[t] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -650,3 +650,51 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+var windowRef = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// FactWindows reports, for every fact the policy reads, the widest window it
+// reads it over; a zero Window means the whole record (a baseline, a history,
+// a diagnosis). A fetcher uses it to ask a server for just what matters.
+func (p *Policy) FactWindows() map[string]Window {
+	out := map[string]Window{}
+	widen := func(fact string, w Window) {
+		prev, seen := out[fact]
+		switch {
+		case !seen:
+			out[fact] = w
+		case prev.IsZero() || w.IsZero():
+			out[fact] = Window{}
+		case w.Start(windowRef).Before(prev.Start(windowRef)):
+			out[fact] = w
+		}
+	}
+	var visit func(ck *Check)
+	visit = func(ck *Check) {
+		switch {
+		case ck == nil:
+		case ck.Attest != "":
+			widen(AttestationFact(ck.Attest), Window{})
+			for _, ev := range ck.Evidence {
+				visit(ev)
+			}
+		case ck.Dose:
+		case ck.Fact == "age":
+			widen("birth_date", Window{})
+		case ck.Fact != "":
+			widen(ck.Fact, ck.Window)
+		}
+	}
+	var walk func(cs []*Criterion)
+	walk = func(cs []*Criterion) {
+		for _, c := range cs {
+			visit(c.Check)
+			walk(c.Children)
+		}
+	}
+	walk(p.Criteria)
+	if p.Dose != nil {
+		widen("weight", p.Dose.window)
+	}
+	return out
+}

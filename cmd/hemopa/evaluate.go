@@ -31,9 +31,17 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
 	fs.StringVar(&f.codemap, "codemap", "", "site code map (YAML/JSON) mapping local lab codes to facts")
 	fs.StringVar(&f.patient, "patient", "", "patient id (offline: which Patient in the bundle; live: required)")
-	f.live.register(fs, env)
+	f.live.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
+	}
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { onCommandLine[fl.Name] = true })
+	if err := applyDefaults(fs, env, f.live.config); err != nil {
+		return err
+	}
+	if onCommandLine["bundle"] && !onCommandLine["fhir-server"] {
+		f.live.server = "" // an offline run ignores a server from the environment or config
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -57,6 +65,7 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	var dets []*rules.Determination
+	var writeErr error
 	if f.bundle != "" {
 		data, name, err := readInput(f.bundle, env.Stdin)
 		if err != nil {
@@ -71,7 +80,7 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 			return usagef("%s: %v", name, err)
 		}
 	} else {
-		dets, err = evaluateLive(ctx, p, &f, policies, asOf, env)
+		dets, writeErr, err = evaluateLive(ctx, p, &f, policies, asOf, env)
 		if err != nil {
 			return err
 		}
@@ -85,8 +94,10 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	} else {
 		writeText(&out, dets)
 	}
-	_, err = env.Stdout.Write(out.Bytes())
-	return err
+	if _, err := env.Stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	return writeErr
 }
 
 // readInput reads a file or stdin ("-") and names it for error messages.

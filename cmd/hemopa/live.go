@@ -2,38 +2,275 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
 	"time"
 
+	"hemopa/auth"
 	"hemopa/cmd/hemopa/internal/pipeline"
+	"hemopa/fhir"
+	"hemopa/mapping"
 	"hemopa/rules"
 )
 
 // liveFlags are the flags of the live (FHIR server) path. Each can also come
-// from the environment as HEMOPA_<NAME> (e.g. HEMOPA_FHIR_SERVER).
+// from the environment (HEMOPA_FHIR_SERVER, …) or a --config file.
 type liveFlags struct {
-	server, clientID, key, tokenURL, scope, outbox string
-	writeBack                                      bool
-	timeout                                        time.Duration
+	server, clientID, key, tokenURL, scope, outbox, config, logLevel string
+	writeBack                                                        bool
+	timeout                                                          time.Duration
 }
 
-func (l *liveFlags) register(fs *flag.FlagSet, env *Env) {
-	get := func(name, def string) string {
-		if v := env.Getenv(name); v != "" {
-			return v
-		}
-		return def
+func (l *liveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.server, "fhir-server", "", "FHIR R4 base URL (live mode)")
+	fs.StringVar(&l.clientID, "client-id", "", "SMART Backend Services client id (with --key)")
+	fs.StringVar(&l.key, "key", "", "private key file (PEM or JWK) that signs the client assertion")
+	fs.StringVar(&l.tokenURL, "token-url", "", "token endpoint (default: from .well-known/smart-configuration)")
+	fs.StringVar(&l.scope, "scope", "", "space-separated scopes (default: what the policies read, v2 or v1 as the server advertises)")
+	fs.StringVar(&l.outbox, "outbox", "outbox", "directory that keeps write-backs that could not be delivered")
+	fs.BoolVar(&l.writeBack, "write-back", false, "write ClaimResponse, QuestionnaireResponse and Task back (idempotent)")
+	fs.DurationVar(&l.timeout, "timeout", 2*time.Minute, "overall time limit for each FHIR exchange, retries included")
+	fs.StringVar(&l.config, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.StringVar(&l.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error (no PHI is logged)")
+}
+
+func (l *liveFlags) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.logLevel)); err != nil {
+		lvl = slog.LevelWarn
 	}
-	fs.StringVar(&l.server, "fhir-server", get("HEMOPA_FHIR_SERVER", ""), "FHIR R4 base URL (live mode)")
-	fs.StringVar(&l.clientID, "client-id", get("HEMOPA_CLIENT_ID", ""), "SMART backend services client id")
-	fs.StringVar(&l.key, "key", get("HEMOPA_KEY", ""), "private key file (PEM or JWK) for the client assertion")
-	fs.StringVar(&l.tokenURL, "token-url", get("HEMOPA_TOKEN_URL", ""), "token endpoint (overrides .well-known/smart-configuration)")
-	fs.StringVar(&l.scope, "scope", get("HEMOPA_SCOPE", ""), "scopes to request (default: what the policy reads, v2 or v1 as advertised)")
-	fs.StringVar(&l.outbox, "outbox", get("HEMOPA_OUTBOX", "outbox"), "directory for write-backs that failed")
-	fs.BoolVar(&l.writeBack, "write-back", get("HEMOPA_WRITE_BACK", "") == "true", "write ClaimResponse, QuestionnaireResponse and Task back")
-	fs.DurationVar(&l.timeout, "timeout", 60*time.Second, "overall timeout for the FHIR exchange")
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
-func evaluateLive(ctx context.Context, p *pipeline.Pipeline, f *evalFlags, policies []*rules.Policy, asOf time.Time, env *Env) ([]*rules.Determination, error) {
-	return nil, usagef("live mode (--fhir-server) is being wired up: use --bundle")
+// liveConn is an authenticated FHIR client.
+type liveConn struct {
+	fhir *fhir.Client
+	auth *auth.Client // nil on an open server
+	log  *slog.Logger
+}
+
+// connect builds the FHIR client, with SMART Backend Services auth when a
+// client id and key are given. resourceTypes sets the default scopes.
+func connect(ctx context.Context, l *liveFlags, resourceTypes []string, env *Env) (*liveConn, error) {
+	if l.server == "" {
+		return nil, usagef("--fhir-server is required")
+	}
+	if u, err := url.Parse(l.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--fhir-server %q is not an http(s) URL", l.server)
+	}
+	log := l.logger(env.Stderr)
+	conn := &liveConn{log: log}
+	hc := &http.Client{}
+	if l.clientID != "" || l.key != "" {
+		if l.clientID == "" || l.key == "" {
+			return nil, usagef("--client-id and --key go together")
+		}
+		key, err := auth.LoadKey(l.key)
+		if err != nil {
+			return nil, usagef("--key: %v", err)
+		}
+		opts := []auth.Option{auth.WithFHIRBase(l.server), auth.WithResourceTypes(resourceTypes...), auth.WithLogger(log)}
+		if l.tokenURL != "" {
+			opts = append(opts, auth.WithTokenURL(l.tokenURL))
+		}
+		if l.scope != "" {
+			opts = append(opts, auth.WithScopes(strings.Fields(l.scope)...))
+		}
+		if l.writeBack {
+			opts = append(opts, auth.WithWriteBack())
+		}
+		if conn.auth, err = auth.New(ctx, l.clientID, key, opts...); err != nil {
+			return nil, fmt.Errorf("SMART backend auth for %s: %w", l.server, err)
+		}
+		hc = conn.auth.HTTPClient(nil)
+	}
+	c, err := fhir.NewClient(l.server, fhir.WithHTTPClient(hc), fhir.WithTimeout(l.timeout), fhir.WithLogger(log))
+	if err != nil {
+		return nil, usagef("--fhir-server: %v", err)
+	}
+	conn.fhir = c
+	return conn, nil
+}
+
+// fetchPlan lists the searches that bring everything the policies read about
+// one patient, sent as one batch: Observations by the mapper's codes (with a
+// date floor where every policy's window allows one), and the other resource
+// types that carry the facts.
+func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, asOf time.Time) []string {
+	windows := map[string]rules.Window{}
+	unbounded := map[string]bool{}
+	for _, p := range policies {
+		for fact, w := range p.FactWindows() {
+			prev, seen := windows[fact]
+			switch {
+			case w.IsZero() || unbounded[fact]:
+				unbounded[fact] = true
+			case !seen || w.Start(asOf).Before(prev.Start(asOf)):
+				windows[fact] = w
+			}
+		}
+	}
+	facts := make([]string, 0, len(windows)+len(unbounded))
+	for f := range windows {
+		facts = append(facts, f)
+	}
+	for f := range unbounded {
+		if _, ok := windows[f]; !ok {
+			facts = append(facts, f)
+		}
+	}
+	sort.Strings(facts)
+	pid := url.QueryEscape(patientID)
+	var searches []string
+	// Observations: codes read over the whole record, then codes read over a window.
+	var always, recent []string
+	var floor time.Time
+	for _, lc := range m.LabCodes() {
+		token := lc.System + "|" + lc.Code
+		switch {
+		case unbounded[lc.Fact]:
+			always = append(always, token)
+		case windows[lc.Fact].Days > 0 || windows[lc.Fact].Months > 0:
+			recent = append(recent, token)
+			if s := windows[lc.Fact].Start(asOf); floor.IsZero() || s.Before(floor) {
+				floor = s
+			}
+		}
+	}
+	if len(always) > 0 {
+		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(always, ",")+"&_count=1000")
+	}
+	if len(recent) > 0 {
+		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(recent, ",")+"&date=ge"+floor.Format("2006-01-02")+"&_count=1000")
+	}
+	for _, t := range m.ResourceTypesFor(facts) {
+		switch t {
+		case "Patient":
+			searches = append(searches, "Patient?_id="+pid)
+		case "PractitionerRole":
+			// Reached through the order's requester (_include below, then a second trip if needed).
+		case "MedicationRequest":
+			searches = append(searches, "MedicationRequest?patient="+pid+"&_include=MedicationRequest:requester&_include=MedicationRequest:medication&_count=1000")
+		case "Claim", "ExplanationOfBenefit":
+			searches = append(searches, t+"?patient="+pid+"&_count=1000")
+		default:
+			searches = append(searches, t+"?patient="+pid+"&_count=1000")
+		}
+	}
+	return searches
+}
+
+// fetchPatient runs the plan as one batch, plus one search for the
+// prescriber's PractitionerRole when the order names a Practitioner: at most
+// two round trips after the token.
+func fetchPatient(ctx context.Context, conn *liveConn, p *pipeline.Pipeline, policies []*rules.Policy, patientID string, asOf time.Time) ([]json.RawMessage, error) {
+	plan := fetchPlan(p.Mapper, policies, patientID, asOf)
+	results, err := conn.fhir.Batch(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("fetch Patient/%s: %w", patientID, err)
+	}
+	var all []json.RawMessage
+	seen := map[string]bool{}
+	roles := map[string]bool{}
+	practitioners := map[string]bool{}
+	for _, entries := range results {
+		for _, raw := range entries {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+				Requester    struct {
+					Reference string `json:"reference"`
+				} `json:"requester"`
+				Practitioner struct {
+					Reference string `json:"reference"`
+				} `json:"practitioner"`
+			}
+			if json.Unmarshal(raw, &head) != nil {
+				continue
+			}
+			k := head.ResourceType + "/" + head.ID
+			if seen[k] {
+				continue // an _include can repeat a resource across searches
+			}
+			seen[k] = true
+			all = append(all, raw)
+			switch {
+			case head.ResourceType == "PractitionerRole":
+				roles[head.Practitioner.Reference] = true
+			case strings.HasPrefix(head.Requester.Reference, "Practitioner/"):
+				practitioners[head.Requester.Reference] = true
+			}
+		}
+	}
+	var want []string
+	for pr := range practitioners {
+		if !roles[pr] {
+			want = append(want, strings.TrimPrefix(pr, "Practitioner/"))
+		}
+	}
+	if len(want) > 0 {
+		sort.Strings(want)
+		more, err := conn.fhir.Search(ctx, "PractitionerRole?practitioner="+strings.Join(want, ",")+"&_count=100")
+		if err != nil {
+			return nil, fmt.Errorf("fetch PractitionerRole of the prescriber: %w", err)
+		}
+		all = append(all, more...)
+	}
+	conn.log.Info("fetched", "patient", patientID, "searches", len(plan), "resources", len(all), "round_trips", conn.fhir.RoundTrips())
+	return all, nil
+}
+
+// evaluateLive fetches, decides and (with --write-back) writes the
+// determinations back. A failed write-back is returned separately: the
+// determinations are still printed and the write is kept in the outbox.
+func evaluateLive(ctx context.Context, p *pipeline.Pipeline, f *evalFlags, policies []*rules.Policy, asOf time.Time, env *Env) ([]*rules.Determination, error, error) {
+	if f.patient == "" {
+		return nil, nil, usagef("--patient is required with --fhir-server")
+	}
+	var facts []string
+	for _, pol := range policies {
+		for fact := range pol.FactWindows() {
+			facts = append(facts, fact)
+		}
+	}
+	types := append([]string{"Observation"}, p.Mapper.ResourceTypesFor(facts)...)
+	conn, err := connect(ctx, &f.live, types, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	raws, err := fetchPatient(ctx, conn, p, policies, f.patient, asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := p.Decoder.DecodeResources(raws)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.live.server, err)
+	}
+	dets, chart, err := p.Decide(b, policies, asOf, f.patient)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.live.server, err)
+	}
+	tokens := int64(0)
+	if conn.auth != nil {
+		tokens = conn.auth.TokenRequests()
+	}
+	conn.log.Info("decided", "patient", f.patient, "policies", len(dets), "round_trips", conn.fhir.RoundTrips(), "token_requests", tokens)
+	if !f.live.writeBack {
+		return dets, nil, nil
+	}
+	ob := outbox{dir: f.live.outbox}
+	var wbErr error
+	for _, d := range dets {
+		if err := writeBack(ctx, conn, ob, chart, d); err != nil && wbErr == nil {
+			wbErr = err
+		}
+	}
+	return dets, wbErr, nil
 }
