@@ -130,4 +130,3 @@ func writeJSON(w io.Writer, dets []*rules.Determination, many bool) error {
 	}
 	return enc.Encode(dets[0])
 }
-
