@@ -20,13 +20,27 @@ func dayOf(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// evaluator holds one evaluation. Results, evidence and reason text come from
+// per-evaluation arenas: the engine runs on every request, so it allocates
+// little (see BenchmarkEvaluate).
 type evaluator struct {
-	p    *Policy
-	f    Facts
-	asOf time.Time
+	p     *Policy
+	f     Facts
+	asOf  time.Time
+	nodes []CriterionResult // arena for the result tree
+	ev    []string          // arena for evidence lists
+	buf   []byte            // scratch for reasons
+	since []sinceText       // "dated on or after …" and the start day, per window
+	quiet bool              // probing evidence: an unknown needs no words
 }
 
-// out is what evaluating one node yields.
+type sinceText struct {
+	w     Window
+	start time.Time
+	s     string
+}
+
+// out is what evaluating one node yields besides its CriterionResult.
 type out struct {
 	res      Result
 	reason   string
@@ -34,15 +48,20 @@ type out struct {
 	needs    []Need
 }
 
+var noStrings = []string{}
+
 // Evaluate decides policy p for the patient described by facts.
 func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
 	e := &evaluator{p: p, f: facts, asOf: dayOf(time.Now())}
 	for _, o := range opts {
 		o(e)
 	}
+	e.nodes = make([]CriterionResult, 0, p.nodes)
+	e.ev = make([]string, 0, p.nodes)
+	e.buf = make([]byte, 0, 256)
 	d := &Determination{
 		Policy: p.ID, PolicyVersion: p.Version(), Title: p.Title, Drug: e.drug(),
-		AsOf: e.asOf.Format("2006-01-02"), Review: p.Review, Missing: []string{},
+		AsOf: e.asOf.Format("2006-01-02"), Review: p.Review, Missing: noStrings,
 	}
 	if d.Review == "" {
 		d.Review = "none"
@@ -51,22 +70,25 @@ func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
 		days := p.ApprovalDays
 		d.ApprovalDays = &days
 	}
+	d.Criteria = e.block(len(p.Criteria))
 	overall := Met
 	notCovered := false
-	for _, c := range p.Criteria {
-		r, o := e.node(c)
-		d.Criteria = append(d.Criteria, r)
+	for i, c := range p.Criteria {
+		o := e.node(c, &d.Criteria[i])
 		overall = and(overall, o.res)
-		notCovered = notCovered || failsNotCovered(c, &r)
+		notCovered = notCovered || failsNotCovered(c, &d.Criteria[i])
 		d.Needs = append(d.Needs, o.needs...)
 	}
 	// The same document can answer several criteria (1.C and CNR.1 ask the
 	// same question): list it once, under the first criterion that needs it.
-	seen := map[string]bool{}
-	for _, n := range d.Needs {
-		if !seen[n.Text] {
-			seen[n.Text] = true
-			d.Missing = append(d.Missing, n.Criterion+": "+n.Text)
+	if len(d.Needs) > 0 {
+		d.Missing = make([]string, 0, len(d.Needs))
+		seen := make(map[string]bool, len(d.Needs))
+		for _, n := range d.Needs {
+			if !seen[n.Text] {
+				seen[n.Text] = true
+				d.Missing = append(d.Missing, n.Criterion+": "+n.Text)
+			}
 		}
 	}
 	switch {
@@ -81,6 +103,26 @@ func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
 	}
 	d.Dose = e.dose()
 	return d
+}
+
+// block hands out n consecutive result slots from the arena.
+func (e *evaluator) block(n int) []CriterionResult {
+	if len(e.nodes)+n > cap(e.nodes) {
+		e.nodes = make([]CriterionResult, 0, max(n, 32))
+	}
+	start := len(e.nodes)
+	e.nodes = e.nodes[:start+n]
+	return e.nodes[start : start+n : start+n]
+}
+
+// evidence returns srcs as a list backed by the evaluation's arena.
+func (e *evaluator) evidence(srcs ...string) []string {
+	if len(e.ev)+len(srcs) > cap(e.ev) {
+		e.ev = make([]string, 0, max(len(srcs), 32))
+	}
+	start := len(e.ev)
+	e.ev = append(e.ev, srcs...)
+	return e.ev[start:len(e.ev):len(e.ev)]
 }
 
 // failsNotCovered reports whether a not-covered criterion anywhere in the tree failed.
@@ -117,10 +159,12 @@ func and(a, b Result) Result {
 	return Met
 }
 
-func (e *evaluator) node(c *Criterion) (CriterionResult, out) {
-	r := CriterionResult{ID: c.ID, Text: c.Text, Citation: c.Citation, Evidence: []string{}, Children: []CriterionResult{}, Op: c.Op}
+// node evaluates c into r.
+func (e *evaluator) node(c *Criterion, r *CriterionResult) out {
+	*r = CriterionResult{ID: c.ID, Text: c.Text, Citation: c.Citation, Evidence: noStrings, Op: c.Op}
 	var o out
 	if c.Op == "check" {
+		r.Children = noResults
 		o = e.check(c.Check)
 		if o.res == Unknown && len(o.needs) > 0 {
 			// A criterion-level need replaces the generated one, but a value
@@ -134,75 +178,90 @@ func (e *evaluator) node(c *Criterion) (CriterionResult, out) {
 			o.needs = nil
 		}
 	} else {
-		o = e.composite(c, &r)
+		o = e.composite(c, r)
 	}
 	r.Result, r.Reason = o.res, o.reason
-	if o.evidence != nil {
+	if len(o.evidence) > 0 {
 		r.Evidence = o.evidence
 	}
-	return r, o
+	return o
 }
 
+var noResults = []CriterionResult{}
+
 func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
-	var met, notMet, unknown []string
-	var evidence []string
+	r.Children = e.block(len(c.Children))
+	var nMet, nNot, nUnknown int
 	var childNeeds [][]Need
-	for _, ch := range c.Children {
-		cr, co := e.node(ch)
-		r.Children = append(r.Children, cr)
-		evidence = appendUnique(evidence, cr.Evidence...)
+	for i, ch := range c.Children {
+		co := e.node(ch, &r.Children[i])
 		switch co.res {
 		case Met:
-			met = append(met, ch.Label)
+			nMet++
 		case NotMet:
-			notMet = append(notMet, ch.Label)
+			nNot++
 		default:
-			unknown = append(unknown, ch.Label)
+			nUnknown++
 			childNeeds = append(childNeeds, co.needs)
 		}
 	}
-	o := out{evidence: evidence}
+	// labels lists the children with a result, for the composite's reason.
+	labels := func(prefix string, want Result) string {
+		b := append(e.buf[:0], prefix...)
+		first := true
+		for i, ch := range c.Children {
+			if r.Children[i].Result == want {
+				if !first {
+					b = append(b, ", "...)
+				}
+				b = append(b, ch.Label...)
+				first = false
+			}
+		}
+		e.buf = b
+		return string(b)
+	}
+	var o out
 	switch c.Op {
 	case "all":
 		switch {
-		case len(notMet) > 0:
-			o.res, o.reason = NotMet, "not met: "+strings.Join(notMet, ", ")
-		case len(unknown) > 0:
-			o.res, o.reason = Unknown, "not yet known: "+strings.Join(unknown, ", ")
-		default:
-			o.res, o.reason = Met, "all met"
-		}
-		if o.res == Unknown {
+		case nNot > 0:
+			o.res, o.reason = NotMet, labels("not met: ", NotMet)
+		case nUnknown > 0:
+			o.res, o.reason = Unknown, labels("not yet known: ", Unknown)
 			for _, ns := range childNeeds {
 				o.needs = append(o.needs, ns...)
 			}
+		default:
+			o.res, o.reason = Met, "all met"
 		}
 	case "any":
 		switch {
-		case len(met) > 0:
-			o.res, o.reason = Met, "met by "+strings.Join(met, ", ")
-		case len(unknown) > 0:
-			o.res, o.reason = Unknown, "none met yet; not yet known: "+strings.Join(unknown, ", ")
+		case nMet > 0:
+			o.res, o.reason = Met, labels("met by ", Met)
+		case nUnknown > 0:
+			o.res, o.reason = Unknown, labels("none met yet; not yet known: ", Unknown)
 		default:
 			o.res, o.reason = NotMet, "none met"
 		}
 	case "screen":
 		switch {
-		case len(notMet) > 0:
-			o.res, o.reason = NotMet, "evidence against: "+strings.Join(notMet, ", ")
-		case len(met) > 0:
-			o.res, o.reason = Met, "ruled out by "+strings.Join(met, ", ")
+		case nNot > 0:
+			o.res, o.reason = NotMet, labels("evidence against: ", NotMet)
+		case nMet > 0:
+			o.res, o.reason = Met, labels("ruled out by ", Met)
 		default:
 			o.res, o.reason = Unknown, "nothing on record rules it out"
 		}
 	case "not":
-		switch r.Children[0].Result {
+		child := &r.Children[0]
+		switch child.Result {
 		case Met:
-			o.res, o.reason = NotMet, r.Children[0].ID+" is met"
+			o.res, o.reason = NotMet, child.ID+" is met"
 		case NotMet:
-			o.res, o.reason = Met, r.Children[0].ID+" is not met"
+			o.res, o.reason = Met, child.ID+" is not met"
 		default:
-			o.res, o.reason = Unknown, r.Children[0].ID+" is not yet known"
+			o.res, o.reason = Unknown, child.ID+" is not yet known"
 			o.needs = childNeeds[0]
 		}
 	}
@@ -210,7 +269,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		o.needs = []Need{oneOf(c, childNeeds)}
 	}
 	if o.res == Unknown && c.Need != "" {
-		links := []string{}
+		var links []string
 		for _, n := range o.needs {
 			links = appendUnique(links, n.LinkIDs...)
 		}
@@ -250,34 +309,34 @@ func appendUnique(list []string, xs ...string) []string {
 	return list
 }
 
-// inWindow returns the fact's values dated inside the window (and not after the
+// inWindow reports whether v is dated inside the window (and not after the
 // as-of day). With no window every value counts, dated or not.
-func (e *evaluator) inWindow(fact string, w Window) []Value {
-	vals := e.f[fact]
-	if len(vals) == 0 {
-		return nil
+func (e *evaluator) inWindow(v *Value, w Window, start time.Time) bool {
+	if !v.Date.IsZero() && v.Date.After(e.asOf) {
+		return false
 	}
-	start := w.Start(e.asOf)
-	bounded := !w.IsZero()
-	var in []Value
-	for _, v := range vals {
-		if !v.Date.IsZero() && v.Date.After(e.asOf) {
-			continue
-		}
-		if bounded && (v.Date.IsZero() || v.Date.Before(start)) {
-			continue
-		}
-		in = append(in, v)
-	}
-	return in
+	return w.IsZero() || (!v.Date.IsZero() && !v.Date.Before(start))
 }
 
-func (e *evaluator) since(w Window) string {
-	if w.IsZero() {
-		return ""
+// window returns the cached start day and " dated on or after YYYY-MM-DD"
+// text of a window (a policy uses a handful of windows).
+func (e *evaluator) window(w Window) *sinceText {
+	for i := range e.since {
+		if e.since[i].w == w {
+			return &e.since[i]
+		}
 	}
-	return " dated on or after " + w.Start(e.asOf).Format("2006-01-02")
+	st := w.Start(e.asOf)
+	s := ""
+	if !w.IsZero() {
+		s = " dated on or after " + string(appendDate(nil, st))
+	}
+	e.since = append(e.since, sinceText{w: w, start: st, s: s})
+	return &e.since[len(e.since)-1]
 }
+
+func (e *evaluator) sinceText(w Window) string { return e.window(w).s }
+func (e *evaluator) start(w Window) time.Time  { return e.window(w).start }
 
 func (e *evaluator) check(ck *Check) out {
 	switch {
@@ -307,21 +366,26 @@ func (e *evaluator) check(ck *Check) out {
 }
 
 func (e *evaluator) unknown(ck *Check, reason string) out {
-	need := ck.info.Label + e.since(ck.Window)
-	return out{res: Unknown, reason: reason, needs: []Need{{Text: need}}}
+	if e.quiet {
+		return out{res: Unknown}
+	}
+	return out{res: Unknown, reason: reason, needs: []Need{{Text: ck.info.Label + e.sinceText(ck.Window)}}}
 }
 
 // unreadableNeed asks for a value again because the one on record cannot be read.
 func (e *evaluator) unreadableNeed(ck *Check, reason string, v *Value) out {
-	need := ck.info.Label + e.since(ck.Window) + " in a readable form (" + v.Source + ": " + v.Problem + ")"
+	need := ck.info.Label + e.sinceText(ck.Window) + " in a readable form (" + v.Source + ": " + v.Problem + ")"
 	return out{res: Unknown, reason: reason, needs: []Need{{Text: need, unreadable: true}}}
 }
 
 func (e *evaluator) noneOnRecord(ck *Check) out {
-	if ck.Window.IsZero() {
-		return e.unknown(ck, "no "+lower(ck.info.Label)+" on record")
+	if e.quiet {
+		return out{res: Unknown}
 	}
-	return e.unknown(ck, "no "+lower(ck.info.Label)+e.since(ck.Window))
+	if ck.Window.IsZero() {
+		return e.unknown(ck, ck.none+" on record")
+	}
+	return e.unknown(ck, ck.none+e.sinceText(ck.Window))
 }
 
 func lower(s string) string {
@@ -335,108 +399,190 @@ func lower(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// latest returns the readable values on the newest date that has one, and the
-// newest unreadable value if it is newer still (which makes the result unknown).
-func latest(vals []Value, usable func(Value) bool) (newest []Value, blocker *Value) {
-	var best time.Time
-	found := false
-	for _, v := range vals {
-		if !usable(v) {
-			continue
-		}
-		switch {
-		case !found || v.Date.After(best):
-			best, found, newest = v.Date, true, []Value{v}
-		case v.Date.Equal(best):
-			newest = append(newest, v)
+// newest finds, among the fact's values inside the window, the newest date
+// with a usable value, and the newest unusable value dated after it (which
+// makes any result unknown). usable values on that date are then visited by
+// the caller with sameDay.
+func (e *evaluator) newest(ck *Check, usable func(*Value) bool) (best time.Time, found bool, blocker *Value) {
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, ck.Window, start) && usable(v) && (!found || v.Date.After(best)) {
+			best, found = v.Date, true
 		}
 	}
-	for i, v := range vals {
-		if !usable(v) && (!found || v.Date.After(best)) && (blocker == nil || v.Date.After(blocker.Date)) {
-			blocker = &vals[i]
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, ck.Window, start) && !usable(v) && (!found || v.Date.After(best)) && (blocker == nil || v.Date.After(blocker.Date)) {
+			blocker = v
 		}
 	}
-	return newest, blocker
+	return best, found, blocker
+}
+
+func (e *evaluator) anyInWindow(ck *Check) bool {
+	start := e.start(ck.Window)
+	for i := range e.f[ck.Fact] {
+		if e.inWindow(&e.f[ck.Fact][i], ck.Window, start) {
+			return true
+		}
+	}
+	return false
 }
 
 func unreadable(v *Value, label string) string {
 	return lower(label) + " in " + v.Source + " cannot be read: " + v.Problem
 }
 
-func hasNum(v Value) bool { return v.Readable() && v.HasNum }
+func hasNum(v *Value) bool  { return v.Readable() && v.HasNum }
+func readable(v *Value) bool { return v.Readable() }
+
+// numericValue reads titers reported only as "not detected" as below every dilution.
+func (e *evaluator) numericUsable(ck *Check) func(*Value) bool {
+	if ck.info.Kind == "titer" {
+		return func(v *Value) bool { return v.Readable() && (v.HasNum || v.Flag == Negative) }
+	}
+	return hasNum
+}
+
+func asNumber(ck *Check, v Value) Value {
+	if !v.HasNum && ck.info.Kind == "titer" && v.Flag == Negative {
+		v.Num, v.HasNum, v.Comparator, v.Unit = 1, true, "<", "{titer}"
+	}
+	return v
+}
 
 func (e *evaluator) numeric(ck *Check) out {
-	vals := e.inWindow(ck.Fact, ck.Window)
-	if len(vals) == 0 {
+	if !e.anyInWindow(ck) {
 		return e.noneOnRecord(ck)
 	}
+	usable := e.numericUsable(ck)
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
 	if ck.Select == "lowest" {
-		var low *Value
-		var blocked *Value
-		for i, v := range vals {
-			if !hasNum(v) {
-				blocked = &vals[i]
+		var low, blocked *Value
+		for i := range vals {
+			v := &vals[i]
+			if !e.inWindow(v, ck.Window, start) {
 				continue
 			}
-			if low == nil || v.Num < low.Num || (v.Num == low.Num && v.Date.After(low.Date)) {
-				low = &vals[i]
+			if !usable(v) {
+				blocked = v
+				continue
+			}
+			if low == nil || asNumber(ck, *v).Num < asNumber(ck, *low).Num {
+				low = v
 			}
 		}
 		if low == nil {
 			return e.unreadableNeed(ck, unreadable(blocked, ck.info.Label), blocked)
 		}
-		res, reason := e.compare(ck, *low, "lowest ")
+		res, reason := e.compare(ck, asNumber(ck, *low), "lowest ")
 		if res != Met && blocked != nil {
 			return e.unreadableNeed(ck, reason+"; but "+unreadable(blocked, ck.info.Label), blocked)
 		}
-		return out{res: res, reason: reason, evidence: []string{low.Source}}
+		return e.compared(ck, res, reason, *low, e.evidence(low.Source))
 	}
-	newest, blocker := latest(vals, hasNum)
+	best, found, blocker := e.newest(ck, usable)
 	if blocker != nil {
 		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
-	res, reason := e.compare(ck, newest[0], "")
-	evidence := []string{newest[0].Source}
-	for _, v := range newest[1:] {
-		r2, reason2 := e.compare(ck, v, "")
-		evidence = appendUnique(evidence, v.Source)
-		if r2 != res {
-			return e.unknown(ck, "conflicting results on "+v.Date.Format("2006-01-02")+": "+reason+"; "+reason2)
+	if !found {
+		return e.noneOnRecord(ck)
+	}
+	var first *Value
+	var res Result
+	var reason string
+	var evidence []string
+	for i := range vals {
+		v := &vals[i]
+		if !e.inWindow(v, ck.Window, start) || !usable(v) || !v.Date.Equal(best) {
+			continue
+		}
+		r, why := e.compare(ck, asNumber(ck, *v), "")
+		if first == nil {
+			first, res, reason = v, r, why
+			evidence = e.evidence(v.Source)
+			continue
+		}
+		if v.Source != first.Source {
+			evidence = append(evidence, v.Source)
+		}
+		if r != res {
+			return e.unknown(ck, "conflicting results on "+v.Date.Format("2006-01-02")+": "+reason+"; "+why)
 		}
 	}
-	return out{res: res, reason: reason, evidence: evidence}
+	return e.compared(ck, res, reason, *first, evidence)
+}
+
+// compared wraps a comparison; when the value on record cannot settle it (a
+// range straddling the threshold, no reference range) it says what would.
+func (e *evaluator) compared(ck *Check, res Result, reason string, v Value, evidence []string) out {
+	o := out{res: res, reason: reason, evidence: evidence}
+	if res == Unknown {
+		what := " reported as an exact value (" + v.Source + " gives " + fmtValue(v) + ")"
+		if ck.ULN > 0 && v.ULN <= 0 {
+			what = " with its upper limit of normal (" + v.Source + " has no reference range)"
+		}
+		o.needs = []Need{{Text: ck.info.Label + e.sinceText(ck.Window) + what, unreadable: true}}
+	}
+	return o
 }
 
 // compare tests one value against the check's threshold. A value reported with a
 // comparator ("<0.3") stands for a range and is met only if the whole range is.
 func (e *evaluator) compare(ck *Check, v Value, prefix string) (Result, string) {
-	label := ck.info.Label
-	t := 0.0
-	limit := ""
+	b := append(e.buf[:0], prefix...)
+	b = append(b, ck.info.Label...)
+	b = append(b, ' ')
+	b = appendValue(b, v)
+	b = appendDated(b, v)
+	var t float64
 	if ck.ULN > 0 {
 		if v.ULN <= 0 {
-			return Unknown, prefix + label + " " + fmtValue(v) + dated(v) + " has no upper limit of normal (reference range) to compare with"
+			b = append(b, " has no upper limit of normal (reference range) to compare with"...)
+			e.buf = b
+			return Unknown, string(b)
 		}
 		t = ck.ULN * v.ULN
-		limit = fmtNum(ck.ULN) + " × ULN (" + fmtNum(t) + unitSuffix(v.Unit) + ")"
 	} else {
 		t = *ck.Value
-		limit = fmtNum(t) + unitSuffix(ck.info.Unit)
 	}
 	res := compareRange(v, ck.Op, t)
-	var verb string
 	switch res {
 	case Met:
-		verb = " is " + opText[ck.Op] + " "
+		b = append(b, " is "...)
 	case NotMet:
-		verb = " is not " + opText[ck.Op] + " "
+		b = append(b, " is not "...)
 	default:
-		verb = " cannot be compared with " + opText[ck.Op] + " "
+		b = append(b, " cannot be compared with "...)
 	}
-	return res, prefix + label + " " + fmtValue(v) + dated(v) + verb + limit
+	b = append(b, opText(ck.Op)...)
+	if ck.ULN > 0 {
+		b = append(b, ' ')
+		b = appendNum(b, ck.ULN)
+		b = append(b, " × ULN ("...)
+		b = appendNum(b, t)
+		b = append(b, unitSuffix(v.Unit)...)
+		b = append(b, ')')
+	} else {
+		b = append(b, ' ')
+		b = append(b, ck.limit...)
+	}
+	e.buf = b
+	return res, string(b)
 }
 
-var opText = map[string]string{"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+func opText(op string) string {
+	switch op {
+	case "<=":
+		return "≤"
+	case ">=":
+		return "≥"
+	}
+	return op
+}
 
 // compareRange decides "value op t" for a value that may carry a comparator.
 func compareRange(v Value, op string, t float64) Result {
@@ -472,11 +618,22 @@ func compareRange(v Value, op string, t float64) Result {
 	return Unknown
 }
 
-func dated(v Value) string {
+func dated(v Value) string { return string(appendDated(nil, v)) }
+
+func appendDated(b []byte, v Value) []byte {
 	if v.Date.IsZero() {
-		return ""
+		return b
 	}
-	return " on " + v.Date.Format("2006-01-02")
+	b = append(b, " on "...)
+	return appendDate(b, v.Date)
+}
+
+// appendDate writes YYYY-MM-DD (faster than time.Format on the hot path).
+func appendDate(b []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	b = strconv.AppendInt(b, int64(y), 10)
+	b = append(b, '-', byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
+	return b
 }
 
 // unitNames are how UCUM units read in reasons.
@@ -495,54 +652,73 @@ func unitSuffix(u string) string {
 	return " " + u
 }
 
-func fmtValue(v Value) string {
+func fmtValue(v Value) string { return string(appendValue(nil, v)) }
+
+func appendValue(b []byte, v Value) []byte {
 	if !v.HasNum {
 		if v.Flag != NoFlag {
-			return v.Flag.String()
+			return append(b, v.Flag.String()...)
 		}
-		return v.Code
+		return append(b, v.Code...)
 	}
+	b = append(b, v.Comparator...)
 	if v.Unit == "{titer}" {
-		return v.Comparator + "1:" + fmtNum(v.Num)
+		b = append(b, "1:"...)
+		return appendNum(b, v.Num)
 	}
-	return v.Comparator + fmtNum(v.Num) + unitSuffix(v.Unit)
+	b = appendNum(b, v.Num)
+	return append(b, unitSuffix(v.Unit)...)
 }
 
-func fmtNum(x float64) string {
+func fmtNum(x float64) string { return string(appendNum(nil, x)) }
+
+func appendNum(b []byte, x float64) []byte {
 	ax := math.Abs(x)
 	switch {
 	case ax >= 1e6 || (ax > 0 && ax < 0.001):
-		return strconv.FormatFloat(x, 'g', 4, 64)
+		return strconv.AppendFloat(b, x, 'g', 4, 64)
 	case ax < 1:
-		return strconv.FormatFloat(math.Round(x*1000)/1000, 'f', -1, 64)
+		return strconv.AppendFloat(b, math.Round(x*1000)/1000, 'f', -1, 64)
 	}
-	return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64)
+	return strconv.AppendFloat(b, math.Round(x*100)/100, 'f', -1, 64)
 }
 
 func (e *evaluator) age(ck *Check) out {
-	births, blocker := latest(e.f["birth_date"], func(v Value) bool { return v.Readable() && !v.Date.IsZero() })
-	if blocker != nil || len(births) == 0 {
+	births := e.f["birth_date"]
+	var b *Value
+	for i := range births {
+		if births[i].Readable() && !births[i].Date.IsZero() && (b == nil || births[i].Date.After(b.Date)) {
+			b = &births[i]
+		}
+	}
+	if b == nil {
 		return out{res: Unknown, reason: "no date of birth on record", needs: []Need{{Text: "Date of birth"}}}
 	}
-	b := births[0].Date
-	years := e.asOf.Year() - b.Year()
-	if e.asOf.Month() < b.Month() || (e.asOf.Month() == b.Month() && e.asOf.Day() < b.Day()) {
+	years := e.asOf.Year() - b.Date.Year()
+	if e.asOf.Month() < b.Date.Month() || (e.asOf.Month() == b.Date.Month() && e.asOf.Day() < b.Date.Day()) {
 		years--
 	}
-	v := Value{Num: float64(years), HasNum: true}
-	res := compareRange(v, ck.Op, *ck.Value)
-	verb := " is "
-	if res != Met {
-		verb = " is not "
+	res := compareRange(Value{Num: float64(years), HasNum: true}, ck.Op, *ck.Value)
+	buf := append(e.buf[:0], "age "...)
+	buf = strconv.AppendInt(buf, int64(years), 10)
+	buf = append(buf, " on "...)
+	buf = appendDate(buf, e.asOf)
+	if res == Met {
+		buf = append(buf, " is "...)
+	} else {
+		buf = append(buf, " is not "...)
 	}
-	return out{res: res, reason: "age " + strconv.Itoa(years) + " on " + e.asOf.Format("2006-01-02") + verb + opText[ck.Op] + " " + fmtNum(*ck.Value),
-		evidence: []string{births[0].Source}}
+	buf = append(buf, opText(ck.Op)...)
+	buf = append(buf, ' ')
+	buf = appendNum(buf, *ck.Value)
+	e.buf = buf
+	return out{res: res, reason: string(buf), evidence: e.evidence(b.Source)}
 }
 
 // reading is a value's qualitative reading under the check: its own flag
 // (interpretation or coded result) and, for numbers, the cutoff. When the two
 // disagree the reading is ambiguous (NoFlag with a note).
-func (e *evaluator) reading(ck *Check, v Value) (Flag, string) {
+func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 	num := NoFlag
 	if v.HasNum {
 		cutoff := ck.info.PositiveAt
@@ -551,13 +727,13 @@ func (e *evaluator) reading(ck *Check, v Value) (Flag, string) {
 		}
 		switch {
 		case cutoff > 0:
-			switch compareRange(v, "<", cutoff) {
+			switch compareRange(*v, "<", cutoff) {
 			case Met:
 				num = Negative
 			case NotMet:
 				num = Positive
 			default:
-				return NoFlag, fmtValue(v) + " cannot be placed against the " + fmtNum(cutoff) + unitSuffix(ck.info.Unit) + " cutoff"
+				return NoFlag, fmtValue(*v) + " cannot be placed against the " + fmtNum(cutoff) + unitSuffix(ck.info.Unit) + " cutoff"
 			}
 		case ck.info.Kind == "titer":
 			// A titer below the assay's first dilution ("<1:5") is not detected;
@@ -575,64 +751,86 @@ func (e *evaluator) reading(ck *Check, v Value) (Flag, string) {
 	case v.Flag == NoFlag || v.Flag == num:
 		return num, ""
 	}
-	return NoFlag, "the lab reads it " + v.Flag.String() + " but " + fmtValue(v) + " reads " + num.String()
+	return NoFlag, "the lab reads it " + v.Flag.String() + " but " + fmtValue(*v) + " reads " + num.String()
 }
 
-func readable(v Value) bool { return v.Readable() }
-
 func (e *evaluator) qualitative(ck *Check) out {
-	vals := e.inWindow(ck.Fact, ck.Window)
-	if len(vals) == 0 {
+	if !e.anyInWindow(ck) {
 		return e.noneOnRecord(ck)
 	}
-	newest, blocker := latest(vals, readable)
+	best, found, blocker := e.newest(ck, readable)
 	if blocker != nil {
 		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
+	if !found {
+		return e.noneOnRecord(ck)
+	}
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
 	var flag Flag
-	evidence := []string{}
-	for _, v := range newest {
+	var first *Value
+	var evidence []string
+	for i := range vals {
+		v := &vals[i]
+		if !e.inWindow(v, ck.Window, start) || !v.Readable() || !v.Date.Equal(best) {
+			continue
+		}
 		f, note := e.reading(ck, v)
-		evidence = appendUnique(evidence, v.Source)
+		if first == nil {
+			first = v
+			evidence = e.evidence(v.Source)
+		} else if v.Source != first.Source {
+			evidence = append(evidence, v.Source)
+		}
 		if f == NoFlag {
 			if note == "" {
 				note = "the result is neither positive nor negative"
 			}
-			return e.unknown(ck, ck.info.Label+" "+fmtValue(v)+dated(v)+": "+note)
+			return e.unknown(ck, ck.info.Label+" "+fmtValue(*v)+dated(*v)+": "+note)
 		}
 		if flag != NoFlag && f != flag {
-			return e.unknown(ck, "conflicting "+lower(ck.info.Label)+" results"+dated(v))
+			return e.unknown(ck, "conflicting "+lower(ck.info.Label)+" results"+dated(*v))
 		}
 		flag = f
 	}
-	v := newest[0]
-	desc := ck.info.Label + " " + fmtValue(v) + dated(v) + " reads " + flag.String()
+	b := append(e.buf[:0], ck.info.Label...)
+	b = append(b, ' ')
+	b = appendValue(b, *first)
+	b = appendDated(b, *first)
+	b = append(b, " reads "...)
+	b = append(b, flag.String()...)
 	want := Negative
 	if ck.Is == "positive" {
 		want = Positive
 	}
 	if flag == want {
-		return out{res: Met, reason: desc, evidence: evidence}
+		e.buf = b
+		return out{res: Met, reason: string(b), evidence: evidence}
 	}
 	if ck.OnPositive == "unknown" {
 		// Documented and positive: asking for it again helps nobody; another
 		// alternative of the screen must settle it.
-		return out{res: Unknown, reason: desc + ", which alone does not rule it out", evidence: evidence}
+		b = append(b, ", which alone does not rule it out"...)
+		e.buf = b
+		return out{res: Unknown, reason: string(b), evidence: evidence}
 	}
-	return out{res: NotMet, reason: desc, evidence: evidence}
+	e.buf = b
+	return out{res: NotMet, reason: string(b), evidence: evidence}
 }
 
 func (e *evaluator) neverPositive(ck *Check) out {
-	vals := e.inWindow(ck.Fact, ck.Window)
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
 	var neg []string
-	for _, v := range vals {
-		if !v.Readable() {
+	for i := range vals {
+		v := &vals[i]
+		if !e.inWindow(v, ck.Window, start) || !v.Readable() {
 			continue
 		}
 		f, _ := e.reading(ck, v)
 		switch f {
 		case Positive:
-			return out{res: NotMet, reason: ck.info.Label + " " + fmtValue(v) + dated(v) + " was positive", evidence: []string{v.Source}}
+			return out{res: NotMet, reason: ck.info.Label + " " + fmtValue(*v) + dated(*v) + " was positive", evidence: e.evidence(v.Source)}
 		case Negative:
 			neg = append(neg, v.Source)
 		}
@@ -640,16 +838,18 @@ func (e *evaluator) neverPositive(ck *Check) out {
 	if len(neg) == 0 {
 		return e.unknown(ck, "no readable "+lower(ck.info.Label)+" on record")
 	}
-	return out{res: Met, reason: "no positive " + lower(ck.info.Label) + " on record (" + strconv.Itoa(len(neg)) + " negative)", evidence: neg}
+	return out{res: Met, reason: "no positive " + lower(ck.info.Label) + " on record (" + strconv.Itoa(len(neg)) + " negative)", evidence: e.evidence(neg...)}
 }
 
-// positiveEvent reports the newest active diagnosis, event or positive result.
+// positiveEvent returns the newest active diagnosis, event or positive result.
 func (e *evaluator) positiveEvent(ck *Check) *Value {
 	var best *Value
-	vals := e.inWindow(ck.Fact, ck.Window)
-	for i, v := range vals {
-		if v.Readable() && v.Flag == Positive && (best == nil || v.Date.After(best.Date)) {
-			best = &vals[i]
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, ck.Window, start) && v.Readable() && v.Flag == Positive && (best == nil || v.Date.After(best.Date)) {
+			best = v
 		}
 	}
 	return best
@@ -659,42 +859,58 @@ func (e *evaluator) present(ck *Check) out {
 	switch ck.info.Kind {
 	case "condition", "event":
 		if v := e.positiveEvent(ck); v != nil {
-			return out{res: Met, reason: ck.info.Label + dated(*v), evidence: []string{v.Source}}
+			return out{res: Met, reason: ck.info.Label + dated(*v), evidence: e.evidence(v.Source)}
 		}
 		return e.noneOnRecord(ck)
 	}
-	vals := e.inWindow(ck.Fact, ck.Window)
-	newest, blocker := latest(vals, readable)
-	if len(newest) == 0 {
+	best, found, blocker := e.newest(ck, readable)
+	if !found {
 		if blocker != nil {
 			return e.unreadableNeed(ck, unreadable(blocker, ck.info.Label), blocker)
 		}
 		return e.noneOnRecord(ck)
 	}
-	v := newest[0]
-	return out{res: Met, reason: ck.info.Label + " " + fmtValue(v) + dated(v) + " on record", evidence: []string{v.Source}}
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, ck.Window, start) && v.Readable() && v.Date.Equal(best) {
+			return out{res: Met, reason: ck.info.Label + " " + fmtValue(*v) + dated(*v) + " on record", evidence: e.evidence(v.Source)}
+		}
+	}
+	return e.noneOnRecord(ck)
 }
 
 func (e *evaluator) absent(ck *Check) out {
 	if v := e.positiveEvent(ck); v != nil {
-		return out{res: NotMet, reason: ck.info.Label + dated(*v), evidence: []string{v.Source}}
+		return out{res: NotMet, reason: ck.info.Label + dated(*v), evidence: e.evidence(v.Source)}
 	}
-	return out{res: Unknown, reason: "no " + lower(ck.info.Label) + " on record (absence alone does not rule it out)"}
+	if e.quiet {
+		return out{res: Unknown}
+	}
+	return out{res: Unknown, reason: ck.none + " on record (absence alone does not rule it out)"}
 }
 
 func (e *evaluator) coded(ck *Check) out {
-	vals := e.inWindow(ck.Fact, ck.Window)
-	newest, _ := latest(vals, func(v Value) bool { return v.Readable() && v.Code != "" && v.Code != "unknown" })
-	if len(newest) == 0 {
+	usable := func(v *Value) bool { return v.Readable() && v.Code != "" && v.Code != "unknown" }
+	best, found, _ := e.newest(ck, usable)
+	if !found {
 		return e.noneOnRecord(ck)
 	}
-	var codes, evidence []string
-	for _, v := range newest {
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
+	var codes []string
+	var evidence []string
+	for i := range vals {
+		v := &vals[i]
+		if !e.inWindow(v, ck.Window, start) || !usable(v) || !v.Date.Equal(best) {
+			continue
+		}
+		if v.Code == ck.Equals || contains(ck.In, v.Code) {
+			return out{res: Met, reason: ck.info.Label + " is " + v.Code, evidence: e.evidence(v.Source)}
+		}
 		codes = appendUnique(codes, v.Code)
 		evidence = appendUnique(evidence, v.Source)
-		if v.Code == ck.Equals || contains(ck.In, v.Code) {
-			return out{res: Met, reason: ck.info.Label + " is " + v.Code, evidence: []string{v.Source}}
-		}
 	}
 	return out{res: NotMet, reason: ck.info.Label + " is " + strings.Join(codes, ", "), evidence: evidence}
 }
@@ -702,7 +918,10 @@ func (e *evaluator) coded(ck *Check) out {
 func (e *evaluator) attest(ck *Check) out {
 	want := ck.Is == "true"
 	for _, ev := range ck.Evidence {
-		if o := e.check(ev); o.res == Met {
+		e.quiet = true
+		o := e.check(ev)
+		e.quiet = false
+		if o.res == Met {
 			res, verb := NotMet, "contradicts"
 			if want {
 				res, verb = Met, "documents"
@@ -710,31 +929,50 @@ func (e *evaluator) attest(ck *Check) out {
 			return out{res: res, reason: "structured evidence " + verb + " it: " + o.reason, evidence: o.evidence}
 		}
 	}
-	vals, _ := latest(e.f[AttestationFact(ck.Attest)], func(v Value) bool { return v.Readable() && v.Flag != NoFlag })
-	if len(vals) == 0 {
+	var answer *Value
+	vals := e.f[AttestationFact(ck.Attest)]
+	for i := range vals {
+		v := &vals[i]
+		if v.Readable() && v.Flag != NoFlag && (answer == nil || v.Date.After(answer.Date)) {
+			answer = v
+		}
+	}
+	if answer == nil {
 		return out{res: Unknown, reason: "no prescriber attestation",
 			needs: []Need{{Text: "prescriber attestation (" + ck.Attest + "): " + strings.TrimPrefix(ck.info.Label, "Prescriber attestation: "), LinkIDs: []string{ck.Attest}}}}
 	}
-	v := vals[0]
-	answer := v.Flag == Positive
-	word := map[bool]string{true: "yes", false: "no"}[answer]
-	if answer == want {
-		return out{res: Met, reason: "prescriber attests " + word, evidence: []string{v.Source}}
+	yes := answer.Flag == Positive
+	reason := "prescriber attests no"
+	if yes {
+		reason = "prescriber attests yes"
 	}
-	return out{res: NotMet, reason: "prescriber attests " + word, evidence: []string{v.Source}}
+	if yes == want {
+		return out{res: Met, reason: reason, evidence: e.evidence(answer.Source)}
+	}
+	return out{res: NotMet, reason: reason, evidence: e.evidence(answer.Source)}
 }
 
-// weight returns the newest readable body weight inside the dose window.
+// weight returns the newest readable body weight inside the dose window, and
+// a newer unreadable one if any.
 func (e *evaluator) weight() (*Value, *Value) {
 	d := e.p.Dose
 	if d == nil {
 		return nil, nil
 	}
-	newest, blocker := latest(e.inWindow("weight", d.window), hasNum)
-	if len(newest) == 0 {
+	ck := &Check{Fact: "weight", Window: d.window}
+	best, found, blocker := e.newest(ck, hasNum)
+	if !found {
 		return nil, blocker
 	}
-	return &newest[0], blocker
+	vals := e.f["weight"]
+	start := e.start(d.window)
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, d.window, start) && hasNum(v) && v.Date.Equal(best) {
+			return v, blocker
+		}
+	}
+	return nil, blocker
 }
 
 func (d *DoseRule) kit(kg float64) *KitRow {
@@ -753,12 +991,12 @@ func (d *DoseRule) kit(kg float64) *KitRow {
 func (e *evaluator) doseCheck() out {
 	d := e.p.Dose
 	w, blocker := e.weight()
-	need := []Need{{Text: "Body weight" + e.since(d.window)}}
+	need := []Need{{Text: "Body weight" + e.sinceText(d.window)}}
 	switch {
 	case blocker != nil:
 		return out{res: Unknown, reason: "latest " + unreadable(blocker, "body weight"), needs: need}
 	case w == nil:
-		return out{res: Unknown, reason: "no body weight" + e.since(d.window) + " to dose by", needs: need}
+		return out{res: Unknown, reason: "no body weight" + e.sinceText(d.window) + " to dose by", needs: need}
 	}
 	vg := d.VGPerKg * w.Num
 	reason := fmtNum(d.VGPerKg) + " vg/kg × " + fmtNum(w.Num) + " kg = " + fmtNum(vg) + " vg (" + fmtNum(vg/d.VGPerML) + " mL)"
@@ -767,11 +1005,11 @@ func (e *evaluator) doseCheck() out {
 		if k == nil {
 			first, last := d.kits.Rows[0], d.kits.Rows[len(d.kits.Rows)-1]
 			return out{res: Unknown, reason: "weight " + fmtNum(w.Num) + " kg is outside the kit table (" + fmtNum(first.MinKg) + "–" + fmtNum(last.MaxKg) + " kg): cannot be approved automatically",
-				evidence: []string{w.Source}, needs: []Need{{Text: "manual dose review: weight outside the kit table"}}}
+				evidence: e.evidence(w.Source), needs: []Need{{Text: "manual dose review: weight outside the kit table"}}}
 		}
 		reason += "; kit of " + strconv.Itoa(k.Vials) + " vials, NDC " + k.NDC
 	}
-	return out{res: Met, reason: reason, evidence: []string{w.Source}}
+	return out{res: Met, reason: reason, evidence: e.evidence(w.Source)}
 }
 
 func (e *evaluator) dose() *Dose {

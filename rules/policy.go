@@ -61,6 +61,8 @@ type Policy struct {
 	Dose         *DoseRule
 	Criteria     []*Criterion
 	File         string // the policy file, for lint messages
+
+	nodes int // criteria nodes in all trees, to size an evaluation's arena
 }
 
 // Version is the policy's revision date, the version used in identifiers.
@@ -112,7 +114,9 @@ type Check struct {
 	Always     string // not-met: the policy covers no case
 	Line       int
 
-	info *FactInfo
+	info  *FactInfo
+	limit string // " 50 × 10⁹/L" for a value threshold, prepared once
+	none  string // "no platelet count", prepared once
 }
 
 // Window is how far back a criterion looks from the as-of date.
@@ -428,6 +432,7 @@ func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
 		return p, l.errs
 	}
 	ids := map[string]int{}
+	defer func() { p.nodes = len(ids) }()
 	for _, n := range crit.Content {
 		if cr := c.compileCriterion(l, n, "", ids, p); cr != nil {
 			p.Criteria = append(p.Criteria, cr)
@@ -535,6 +540,14 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		return &f
 	}
 	ck.Value = num("value")
+	defer func() {
+		if ck.Value != nil && ck.info != nil {
+			ck.limit = fmtNum(*ck.Value) + unitSuffix(ck.info.Unit)
+		}
+		if ck.info != nil {
+			ck.none = "no " + lower(ck.info.Label)
+		}
+	}()
 	if u := num("uln"); u != nil {
 		ck.ULN = *u
 	}
