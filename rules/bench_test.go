@@ -12,16 +12,16 @@ func benchFacts() Facts {
 	yes, no := []Value{{Flag: Positive, Source: "QuestionnaireResponse/q"}}, []Value{{Flag: Negative, Source: "QuestionnaireResponse/q"}}
 	f := Facts{
 		"sex": {{Code: "male"}}, "birth_date": {{Date: day("1989-03-14")}},
-		"hemophilia_b": {{Flag: Positive, Source: "Condition/c"}},
-		"fix_activity": {{Num: 1, HasNum: true, Comparator: "<", Date: day("2019-06-03")}, {Num: 18, HasNum: true, Date: day("2026-11-02")}},
+		"hemophilia_b":  {{Flag: Positive, Source: "Condition/c"}},
+		"fix_activity":  {{Num: 1, HasNum: true, Comparator: "<", Date: day("2019-06-03")}, {Num: 18, HasNum: true, Date: day("2026-11-02")}},
 		"fix_inhibitor": {{Num: 0.3, HasNum: true, Comparator: "<", Date: day("2026-11-10")}},
-		"alt": q(31, "2026-11-10", 41), "ast": q(28, "2026-11-10", 40), "bilirubin_total": q(0.7, "2026-11-10", 1.2),
+		"alt":           q(31, "2026-11-10", 41), "ast": q(28, "2026-11-10", 40), "bilirubin_total": q(0.7, "2026-11-10", 1.2),
 		"alp": q(88, "2026-11-10", 129), "platelets": q(212, "2026-11-10", 0), "creatinine": q(0.92, "2026-11-10", 1.27),
 		"creatinine_clearance": q(112, "2026-11-10", 0), "weight": q(72.4, "2026-11-12", 0), "cd4": q(810, "2026-10-28", 0),
 		"hbsag": {{Flag: Negative, Date: day("2026-10-28")}}, "anti_hcv": {{Flag: Negative, Date: day("2026-10-28")}},
-		"hiv_screen":      {{Flag: Negative, Date: day("2026-10-28")}},
-		"aav5_antibody":   {{Num: 50, HasNum: true, Unit: "{titer}", Date: day("2026-11-05")}},
-		"liver_stiffness": q(5.2, "2026-09-15", 0),
+		"hiv_screen":           {{Flag: Negative, Date: day("2026-10-28")}},
+		"aav5_antibody":        {{Num: 50, HasNum: true, Unit: "{titer}", Date: day("2026-11-05")}},
+		"liver_stiffness":      q(5.2, "2026-09-15", 0),
 		"prescriber_specialty": {{Code: "207RH0000X"}},
 		"factor_prophylaxis":   {{Flag: Positive, Date: day("2015-04-01")}},
 	}

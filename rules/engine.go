@@ -374,7 +374,11 @@ func (e *evaluator) unknown(ck *Check, reason string) out {
 
 // unreadableNeed asks for a value again because the one on record cannot be read.
 func (e *evaluator) unreadableNeed(ck *Check, reason string, v *Value) out {
-	need := ck.info.Label + e.sinceText(ck.Window) + " in a readable form (" + v.Source + ": " + v.Problem + ")"
+	problem := v.Problem
+	if problem == "" {
+		problem = "no numeric value"
+	}
+	need := ck.info.Label + e.sinceText(ck.Window) + " in a readable form (" + v.Source + ": " + problem + ")"
 	return out{res: Unknown, reason: reason, needs: []Need{{Text: need, unreadable: true}}}
 }
 
@@ -432,10 +436,13 @@ func (e *evaluator) anyInWindow(ck *Check) bool {
 }
 
 func unreadable(v *Value, label string) string {
+	if v.Problem == "" {
+		return lower(label) + " in " + v.Source + " has no numeric value (" + fmtValue(*v) + ")"
+	}
 	return lower(label) + " in " + v.Source + " cannot be read: " + v.Problem
 }
 
-func hasNum(v *Value) bool  { return v.Readable() && v.HasNum }
+func hasNum(v *Value) bool   { return v.Readable() && v.HasNum }
 func readable(v *Value) bool { return v.Readable() }
 
 // numericValue reads titers reported only as "not detected" as below every dilution.
@@ -660,6 +667,9 @@ func appendValue(b []byte, v Value) []byte {
 			return append(b, v.Flag.String()...)
 		}
 		return append(b, v.Code...)
+	}
+	if v.Unit == "{titer}" && v.Flag == Negative && v.Comparator == "<" && v.Num == 1 {
+		return append(b, "not detected"...) // a coded result read as below every dilution
 	}
 	b = append(b, v.Comparator...)
 	if v.Unit == "{titer}" {

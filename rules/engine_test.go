@@ -37,7 +37,9 @@ func leaf(check string) string {
 }
 
 func TestChecks(t *testing.T) {
-	q := func(n float64, date string) Value { return Value{Num: n, HasNum: true, Date: day(date), Source: "Observation/o-" + date} }
+	q := func(n float64, date string) Value {
+		return Value{Num: n, HasNum: true, Date: day(date), Source: "Observation/o-" + date}
+	}
 	cases := []struct {
 		name  string
 		check string
