@@ -1,13 +1,14 @@
 package fhir
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"strings"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
@@ -19,30 +20,18 @@ import (
 type Peek struct {
 	ResourceType string
 	ID           string
-	code         json.RawMessage
+	code         gjson.Result
 }
 
-// Codes yields the (system, code) pairs of the resource's top-level
-// code.coding, decoding them on first use.
+// Codes yields the (system, code) pairs of the resource's top-level code.coding.
 func (p Peek) Codes() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
-		if len(p.code) == 0 || p.code[0] != '{' {
+		if !p.code.IsObject() {
 			return
 		}
-		var cc struct {
-			Coding []struct {
-				System string `json:"system"`
-				Code   string `json:"code"`
-			} `json:"coding"`
-		}
-		if json.Unmarshal(p.code, &cc) != nil {
-			return
-		}
-		for _, c := range cc.Coding {
-			if !yield(c.System, c.Code) {
-				return
-			}
-		}
+		p.code.Get("coding").ForEach(func(_, c gjson.Result) bool {
+			return yield(c.Get("system").String(), c.Get("code").String())
+		})
 	}
 }
 
@@ -87,50 +76,58 @@ func NewDecoder(opts ...DecodeOption) (*Decoder, error) {
 	return d, nil
 }
 
-type rawBundle struct {
-	ResourceType string     `json:"resourceType"`
-	Type         string     `json:"type"`
-	Entry        []rawEntry `json:"entry"`
-}
-
-type rawEntry struct {
-	FullURL  string          `json:"fullUrl"`
-	Resource json.RawMessage `json:"resource"`
-}
-
-type peekFields struct {
-	ResourceType string          `json:"resourceType"`
-	ID           string          `json:"id"`
-	Code         json.RawMessage `json:"code"`
-}
-
 // DecodeBundle decodes a Bundle of any type (collection, transaction, batch,
 // searchset …). The result holds the kept entries with their fullUrl.
+//
+// One validating pass checks the JSON; entries are then sliced out of the
+// input without copying and peeked at by path (gjson), and only kept entries
+// are decoded in full. The cost follows the resources that matter.
 func (d *Decoder) DecodeBundle(data []byte) (*bcrpb.Bundle, error) {
-	var rb rawBundle
-	if err := json.Unmarshal(data, &rb); err != nil {
-		return nil, &DecodeError{Path: "Bundle", Err: jsonError(data, err)}
+	if !gjson.ValidBytes(data) {
+		var v any
+		return nil, &DecodeError{Path: "Bundle", Err: jsonError(data, json.Unmarshal(data, &v))}
 	}
-	if rb.ResourceType != "Bundle" {
-		if rb.ResourceType == "" {
-			return nil, &DecodeError{Path: "Bundle", Err: fmt.Errorf("%w: no resourceType", ErrNotBundle)}
-		}
-		return nil, &DecodeError{Path: rb.ResourceType, Err: fmt.Errorf("%w: resourceType is %q", ErrNotBundle, rb.ResourceType)}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return nil, &DecodeError{Path: "Bundle", Err: fmt.Errorf("%w: the JSON is not an object", ErrNotBundle)}
+	}
+	switch rt := root.Get("resourceType"); {
+	case !rt.Exists():
+		return nil, &DecodeError{Path: "Bundle", Err: fmt.Errorf("%w: no resourceType", ErrNotBundle)}
+	case rt.String() != "Bundle":
+		return nil, &DecodeError{Path: rt.String(), Err: fmt.Errorf("%w: resourceType is %q", ErrNotBundle, rt.String())}
+	}
+	entries := root.Get("entry")
+	if entries.Exists() && !entries.IsArray() {
+		return nil, &DecodeError{Path: "Bundle.entry", Err: errors.New("not an array")}
 	}
 	out := &bcrpb.Bundle{}
-	for i, e := range rb.Entry {
-		cr, err := d.decodeEntry(e.Resource, func() string { return fmt.Sprintf("Bundle.entry[%d].resource", i) })
-		if err != nil {
-			return nil, err
+	var err error
+	i := -1
+	entries.ForEach(func(_, e gjson.Result) bool {
+		i++
+		if !e.IsObject() {
+			if e.Type == gjson.Null {
+				return true
+			}
+			err = &DecodeError{Path: fmt.Sprintf("Bundle.entry[%d]", i), Err: errors.New("not an object")}
+			return false
 		}
-		if cr == nil {
-			continue
+		n := i
+		var cr *bcrpb.ContainedResource
+		cr, err = d.decodeEntry(e.Get("resource"), func() string { return fmt.Sprintf("Bundle.entry[%d].resource", n) })
+		if err != nil || cr == nil {
+			return err == nil
 		}
 		be := &bcrpb.Bundle_Entry{Resource: cr}
-		if e.FullURL != "" {
-			be.FullUrl = &dtpb.Uri{Value: e.FullURL}
+		if fu := e.Get("fullUrl").String(); fu != "" {
+			be.FullUrl = &dtpb.Uri{Value: fu}
 		}
 		out.Entry = append(out.Entry, be)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -140,7 +137,10 @@ func (d *Decoder) DecodeBundle(data []byte) (*bcrpb.Bundle, error) {
 func (d *Decoder) DecodeResources(raws []json.RawMessage) (*bcrpb.Bundle, error) {
 	out := &bcrpb.Bundle{}
 	for i, raw := range raws {
-		cr, err := d.decodeEntry(raw, func() string { return fmt.Sprintf("resource[%d]", i) })
+		if !gjson.ValidBytes(raw) {
+			return nil, &DecodeError{Path: fmt.Sprintf("resource[%d]", i), Err: errors.New("invalid JSON")}
+		}
+		cr, err := d.decodeEntry(gjson.ParseBytes(raw), func() string { return fmt.Sprintf("resource[%d]", i) })
 		if err != nil {
 			return nil, err
 		}
@@ -151,26 +151,25 @@ func (d *Decoder) DecodeResources(raws []json.RawMessage) (*bcrpb.Bundle, error)
 	return out, nil
 }
 
-func (d *Decoder) decodeEntry(raw json.RawMessage, path func() string) (*bcrpb.ContainedResource, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+func (d *Decoder) decodeEntry(res gjson.Result, path func() string) (*bcrpb.ContainedResource, error) {
+	if !res.Exists() || res.Type == gjson.Null {
 		return nil, nil
 	}
-	var p peekFields
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if !res.IsObject() {
 		return nil, &DecodeError{Path: path(), Err: errors.New("not a JSON object")}
 	}
-	if p.ResourceType == "" {
+	rt, id := res.Get("resourceType"), res.Get("id")
+	if rt.String() == "" {
 		return nil, &DecodeError{Path: path(), Err: errors.New("no resourceType")}
 	}
-	if d.filter != nil && !d.filter(Peek{ResourceType: p.ResourceType, ID: p.ID, code: p.Code}) {
+	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), code: res.Get("code")}) {
 		return nil, nil
 	}
-	cr, err := d.u.UnmarshalR4(raw)
+	cr, err := d.u.UnmarshalR4([]byte(res.Raw))
 	if err != nil {
-		where := path() + " (" + p.ResourceType
-		if p.ID != "" {
-			where += "/" + p.ID
+		where := path() + " (" + rt.String()
+		if id.String() != "" {
+			where += "/" + id.String()
 		}
 		return nil, &DecodeError{Path: where + ")", Err: cleanJSONFormatError(err)}
 	}
