@@ -27,7 +27,7 @@ integration: hapi oauth ## integration tests against the real HAPI and OAuth ser
 	$(GO) test $(GOTEST_FLAGS) -v ./integration/...
 
 bench: ## benchmarks (engine, decode+map+evaluate, server) with memory figures
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./rules/ ./cmd/hemopa/ ./fhir/
+	$(GO) test -run '^$$' -bench . -benchmem ./rules/ ./cmd/hemopa/internal/...
 
 lint: ## gofmt, go vet and the policy lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
