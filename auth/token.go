@@ -65,6 +65,11 @@ func (e *TokenError) Error() string {
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
+// Retryable reports whether asking again may help: not when the server
+// answered 4xx (the client, key or scope is refused), yes for 5xx and
+// network failures. The fhir client uses it to avoid retrying a refusal.
+func (e *TokenError) Retryable() bool { return e.StatusCode == 0 || e.StatusCode >= 500 }
+
 // tokenResponse is a successful RFC 6749 §5.1 response.
 type tokenResponse struct {
 	AccessToken string          `json:"access_token"`

@@ -332,10 +332,20 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, perr
 	case errors.Is(err, errBodyTooLarge):
 		return false, perr
+	case isFinal(err):
+		return false, perr
 	case x != nil && !x.idempotent:
 		return (resp != nil && resp.StatusCode == http.StatusTooManyRequests) || isDialError(err), perr
 	}
 	return true, perr
+}
+
+// isFinal reports an error its maker says retrying cannot fix, such as an
+// authorization server refusing the client (auth.TokenError with a 4xx):
+// errors with a Retryable() bool method that returns false.
+func isFinal(err error) bool {
+	var r interface{ Retryable() bool }
+	return err != nil && errors.As(err, &r) && !r.Retryable()
 }
 
 // isDialError reports whether the request never reached a server.

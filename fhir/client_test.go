@@ -669,3 +669,32 @@ func TestSupportsEverything(t *testing.T) {
 		t.Errorf("SupportsEverything = %v, %v", ok, err)
 	}
 }
+
+type refusal struct{}
+
+func (refusal) Error() string   { return "refused by the authorization server" }
+func (refusal) Retryable() bool { return false }
+
+type refusingTransport struct{ calls int }
+
+func (r *refusingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	r.calls++
+	return nil, refusal{}
+}
+
+// TestFinalErrorsNotRetried: an error that says it is not retryable (a token
+// refusal from the auth transport) ends the call at once.
+func TestFinalErrorsNotRetried(t *testing.T) {
+	rt := &refusingTransport{}
+	c, err := NewClient("http://127.0.0.1:1/fhir", WithHTTPClient(&http.Client{Transport: rt}), WithRetryWait(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Search(context.Background(), "Patient?_id=x")
+	if err == nil || !strings.Contains(err.Error(), "refused by the authorization server") {
+		t.Fatalf("error %v", err)
+	}
+	if rt.calls != 1 {
+		t.Errorf("%d attempts, want 1", rt.calls)
+	}
+}

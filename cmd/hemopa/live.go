@@ -38,13 +38,17 @@ func (l *liveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&l.writeBack, "write-back", false, "write ClaimResponse, QuestionnaireResponse and Task back (idempotent)")
 	fs.DurationVar(&l.timeout, "timeout", 2*time.Minute, "overall time limit for each FHIR exchange, retries included")
 	fs.StringVar(&l.config, "config", "", "YAML file of flag values (keys are flag names)")
-	fs.StringVar(&l.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error (no PHI is logged)")
+	fs.StringVar(&l.logLevel, "log-level", "off", "JSON logs on stderr: off, debug, info, warn, error (ids and counts, never PHI or secrets)")
 }
 
+// logger logs JSON lines on stderr. The default, "off", keeps the CLI's
+// stderr to the one-line error; info shows ids, counts and round trips.
 func (l *liveFlags) logger(w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(l.logLevel)); err != nil {
-		lvl = slog.LevelWarn
+	lvl := slog.Level(100)
+	if l.logLevel != "off" {
+		if err := lvl.UnmarshalText([]byte(l.logLevel)); err != nil {
+			lvl = slog.LevelWarn
+		}
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"hemopa/cmd/hemopa/internal/davinci"
@@ -50,9 +50,10 @@ func writeBackBundle(chart *mapping.Chart, det *rules.Determination, now time.Ti
 	return key, body, err
 }
 
-// uuidFrom shapes a hex digest as a UUID for urn:uuid fullUrls.
-func uuidFrom(h string) string {
-	h = (h + strings.Repeat("0", 32))[:32]
+// uuidFrom derives a stable UUID-shaped id from a string for urn:uuid fullUrls.
+func uuidFrom(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	h := hex.EncodeToString(sum[:16])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 

@@ -97,6 +97,17 @@ class Chart:
                   "item": [{"linkId": k, "answer": [{"valueBoolean": v}]} for k, v in answers.items()]})
 
     def write(self, name):
+        # Ids are unique across patients so every sample can live on one FHIR server.
+        suffix = self.pid[len("pat-"):]
+        renames = {}
+        for r in self.res:
+            if r["resourceType"] != "Patient" and not r["id"].endswith(suffix):
+                renames[r["resourceType"] + "/" + r["id"]] = r["resourceType"] + "/" + r["id"] + "-" + suffix
+                r["id"] = r["id"] + "-" + suffix
+        text = json.dumps(self.res)
+        for old, new in renames.items():
+            text = text.replace('"' + old + '"', '"' + new + '"')
+        self.res = json.loads(text)
         b = {"resourceType": "Bundle", "id": name, "type": "collection",
              "entry": [{"fullUrl": "http://ehr.example.org/fhir/%s/%s" % (r["resourceType"], r["id"]), "resource": r} for r in self.res]}
         with open(os.path.join(HERE, name + ".json"), "w") as f:
