@@ -59,6 +59,7 @@ func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
 	e.nodes = make([]CriterionResult, 0, p.nodes)
 	e.ev = make([]string, 0, p.nodes)
 	e.buf = make([]byte, 0, 256)
+	e.since = make([]sinceText, 0, 8)
 	d := &Determination{
 		Policy: p.ID, PolicyVersion: p.Version(), Title: p.Title, Drug: e.drug(),
 		AsOf: e.asOf.Format("2006-01-02"), Review: p.Review, Missing: noStrings,
@@ -207,6 +208,26 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 	}
 	// labels lists the children with a result, for the composite's reason.
 	labels := func(prefix string, want Result) string {
+		n := nUnknown
+		switch want {
+		case Met:
+			n = nMet
+		case NotMet:
+			n = nNot
+		}
+		if n == 1 {
+			for i := range c.Children {
+				if r.Children[i].Result == want {
+					switch want {
+					case Met:
+						return c.metBy[i]
+					case NotMet:
+						return c.notMetBy[i]
+					}
+					return c.unknownBy[i]
+				}
+			}
+		}
 		b := append(e.buf[:0], prefix...)
 		first := true
 		for i, ch := range c.Children {
@@ -369,7 +390,21 @@ func (e *evaluator) unknown(ck *Check, reason string) out {
 	if e.quiet {
 		return out{res: Unknown}
 	}
-	return out{res: Unknown, reason: reason, needs: []Need{{Text: ck.info.Label + e.sinceText(ck.Window)}}}
+	return out{res: Unknown, reason: reason, needs: []Need{{Text: e.texts(ck).need}}}
+}
+
+// texts returns the check's day-dependent texts, built once per as-of day.
+func (e *evaluator) texts(ck *Check) *dayTexts {
+	if t := ck.texts.Load(); t != nil && t.day.Equal(e.asOf) {
+		return t
+	}
+	since := e.sinceText(ck.Window)
+	t := &dayTexts{day: e.asOf, need: ck.info.Label + since, noneReason: ck.none + since}
+	if ck.Window.IsZero() {
+		t.noneReason = ck.none + " on record"
+	}
+	ck.texts.Store(t)
+	return t
 }
 
 // unreadableNeed asks for a value again because the one on record cannot be read.
@@ -386,10 +421,7 @@ func (e *evaluator) noneOnRecord(ck *Check) out {
 	if e.quiet {
 		return out{res: Unknown}
 	}
-	if ck.Window.IsZero() {
-		return e.unknown(ck, ck.none+" on record")
-	}
-	return e.unknown(ck, ck.none+e.sinceText(ck.Window))
+	return e.unknown(ck, e.texts(ck).noneReason)
 }
 
 func lower(s string) string {
@@ -940,7 +972,7 @@ func (e *evaluator) attest(ck *Check) out {
 		}
 	}
 	var answer *Value
-	vals := e.f[AttestationFact(ck.Attest)]
+	vals := e.f[ck.factKey]
 	for i := range vals {
 		v := &vals[i]
 		if v.Readable() && v.Flag != NoFlag && (answer == nil || v.Date.After(answer.Date)) {

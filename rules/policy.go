@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -93,6 +94,9 @@ type Criterion struct {
 	Children      []*Criterion
 	Check         *Check
 	Line          int
+
+	// Composite reasons for the common single-child outcomes, prepared once.
+	metBy, notMetBy, unknownBy []string
 }
 
 // Check is a leaf test of a criterion.
@@ -114,9 +118,19 @@ type Check struct {
 	Always     string // not-met: the policy covers no case
 	Line       int
 
-	info  *FactInfo
-	limit string // " 50 × 10⁹/L" for a value threshold, prepared once
-	none  string // "no platelet count", prepared once
+	info    *FactInfo
+	limit   string // " 50 × 10⁹/L" for a value threshold, prepared once
+	none    string // "no platelet count", prepared once
+	factKey string // the fact read: Fact, or the attestation's fact name
+	texts   atomic.Pointer[dayTexts]
+}
+
+// dayTexts are a check's texts that depend only on the as-of day, kept for
+// the next evaluation on the same day.
+type dayTexts struct {
+	day        time.Time
+	noneReason string // "no platelet count dated on or after 2026-10-25"
+	need       string // "Platelet count dated on or after 2026-10-25"
 }
 
 // Window is how far back a criterion looks from the as-of date.
@@ -508,6 +522,16 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 	if ops != 1 {
 		l.add(n.Line, "criterion %s needs exactly one of all, any, screen, not, check", cr.ID)
 	}
+	for _, ch := range cr.Children {
+		prefix := map[string][3]string{
+			"all":    {"", "not met: ", "not yet known: "},
+			"any":    {"met by ", "", "none met yet; not yet known: "},
+			"screen": {"ruled out by ", "evidence against: ", ""},
+		}[cr.Op]
+		cr.metBy = append(cr.metBy, prefix[0]+ch.Label)
+		cr.notMetBy = append(cr.notMetBy, prefix[1]+ch.Label)
+		cr.unknownBy = append(cr.unknownBy, prefix[2]+ch.Label)
+	}
 	if cr.Check != nil && cr.Check.Dose && p.Dose == nil {
 		l.add(n.Line, "criterion %s checks the dose but the policy has no dose", cr.ID)
 	}
@@ -546,6 +570,10 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		}
 		if ck.info != nil {
 			ck.none = "no " + lower(ck.info.Label)
+		}
+		ck.factKey = ck.Fact
+		if ck.Attest != "" {
+			ck.factKey = AttestationFact(ck.Attest)
 		}
 	}()
 	if u := num("uln"); u != nil {
