@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	obspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/observation_go_proto"
@@ -567,6 +566,3 @@ func answerFlag(a *qrpb.QuestionnaireResponse_Item_Answer) rules.Flag {
 	}
 	return rules.NoFlag
 }
-
-// timeOrZero keeps a date only when set.
-var _ = time.Time{}

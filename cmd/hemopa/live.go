@@ -162,8 +162,6 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 			// Reached through the order's requester (_include below, then a second trip if needed).
 		case "MedicationRequest":
 			searches = append(searches, "MedicationRequest?patient="+pid+"&_include=MedicationRequest:requester&_include=MedicationRequest:medication&_count=1000")
-		case "Claim", "ExplanationOfBenefit":
-			searches = append(searches, t+"?patient="+pid+"&_count=1000")
 		default:
 			searches = append(searches, t+"?patient="+pid+"&_count=1000")
 		}
