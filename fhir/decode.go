@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"iter"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/tidwall/gjson"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -55,6 +57,7 @@ var ErrNotBundle = errors.New("not a Bundle")
 type Decoder struct {
 	u      *jsonformat.Unmarshaller
 	filter Filter
+	cache  *lru.Cache[[32]byte, *bcrpb.ContainedResource]
 }
 
 // DecodeOption configures a Decoder.
@@ -62,6 +65,18 @@ type DecodeOption func(*Decoder)
 
 // WithFilter decodes only the resources f keeps (default: all).
 func WithFilter(f Filter) DecodeOption { return func(d *Decoder) { d.filter = f } }
+
+// WithCache keeps up to n decoded resources, keyed by a SHA-256 of their JSON,
+// so a resource sent again (the same prefetch for order-select then
+// order-sign, a resubmitted PAS bundle) is not decoded again. Cached protos
+// are shared: callers must treat decoded resources as read-only.
+func WithCache(n int) DecodeOption {
+	return func(d *Decoder) {
+		if n > 0 {
+			d.cache, _ = lru.New[[32]byte, *bcrpb.ContainedResource](n)
+		}
+	}
+}
 
 // NewDecoder returns a validating R4 decoder. Dates without a time zone are read as UTC.
 func NewDecoder(opts ...DecodeOption) (*Decoder, error) {
@@ -165,7 +180,18 @@ func (d *Decoder) decodeEntry(res gjson.Result, path func() string) (*bcrpb.Cont
 	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), code: res.Get("code")}) {
 		return nil, nil
 	}
-	cr, err := d.u.UnmarshalR4([]byte(res.Raw))
+	raw := []byte(res.Raw)
+	var key [32]byte
+	if d.cache != nil {
+		key = sha256.Sum256(raw)
+		if cr, ok := d.cache.Get(key); ok {
+			return cr, nil
+		}
+	}
+	cr, err := d.u.UnmarshalR4(raw)
+	if err == nil && d.cache != nil {
+		d.cache.Add(key, cr)
+	}
 	if err != nil {
 		where := path() + " (" + rt.String()
 		if id.String() != "" {

@@ -107,3 +107,26 @@ func FuzzDecodeBundle(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeCacheSharesIdenticalResources(t *testing.T) {
+	d, err := NewDecoder(WithCache(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","gender":"male"}}]}`)
+	a, err := d.DecodeBundle(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := d.DecodeBundle(in)
+	if a.Entry[0].Resource != b.Entry[0].Resource {
+		t.Error("identical resource decoded twice")
+	}
+	c, _ := d.DecodeBundle([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","gender":"female"}}]}`))
+	if c.Entry[0].Resource == a.Entry[0].Resource || c.Entry[0].Resource.GetPatient().GetGender().GetValue() == a.Entry[0].Resource.GetPatient().GetGender().GetValue() {
+		t.Error("a different resource hit the cache")
+	}
+	if _, err := d.DecodeBundle([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","gender":"boy"}}]}`)); err == nil {
+		t.Error("an invalid resource must still be rejected")
+	}
+}

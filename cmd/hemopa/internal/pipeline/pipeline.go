@@ -16,6 +16,9 @@ import (
 	"hemopa/rules"
 )
 
+// decodeCacheSize bounds the decoded-resource cache (a few KiB each).
+const decodeCacheSize = 4096
+
 // Pipeline is safe for concurrent use.
 type Pipeline struct {
 	Decoder *fhir.Decoder
@@ -36,7 +39,9 @@ func New(codemapPath string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := fhir.NewDecoder(fhir.WithFilter(func(p fhir.Peek) bool { return m.Wants(p.ResourceType, p.Codes()) }))
+	// The cache is bounded (memory stays flat) and pays off in the service,
+	// where the same prefetch or PAS bundle arrives more than once.
+	d, err := fhir.NewDecoder(fhir.WithFilter(func(p fhir.Peek) bool { return m.Wants(p.ResourceType, p.Codes()) }), fhir.WithCache(decodeCacheSize))
 	if err != nil {
 		return nil, err
 	}
