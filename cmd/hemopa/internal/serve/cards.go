@@ -1,0 +1,143 @@
+package serve
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/rules"
+)
+
+// CRD card topic (CRD temp code system, card type coverage-info).
+const (
+	crdTempSystem = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+)
+
+// cardInput is what one card says about one order.
+type cardInput struct {
+	Order    *order
+	Dec      *decision
+	Payer    string // configured payer name, or ""
+	Coverage string // Coverage reference
+	Primary  bool   // order-sign / order-dispatch: documentation may be asked for
+}
+
+// card renders the clinician's card for one determination.
+func (s *Server) card(in cardInput) *davinci.Object {
+	det := in.Dec.Det
+	drug := in.Order.Drug
+	var summary, indicator string
+	switch det.Decision {
+	case rules.Approve:
+		summary, indicator = drug+": PA needed — criteria met, submit for approval", "info"
+	case rules.Pend:
+		summary, indicator = drug+": PA needed — "+count(len(det.Missing), "item")+" missing", "warning"
+	case rules.Deny:
+		summary, indicator = drug+": PA needed — likely denial, "+count(len(davinci.Failed(det)), "criterion")+" not met", "warning"
+	default:
+		summary, indicator = drug+": not covered under "+det.Policy, "critical"
+	}
+	label := "hemopa"
+	if in.Payer != "" {
+		label += " · " + in.Payer
+	}
+	links := []any{davinci.O("label", "Policy: "+det.Title, "url", s.cfg.policyLink(det.Policy), "type", "absolute")}
+	if det.Decision == rules.Pend && in.Primary && s.cfg.DTRLaunchURL != "" {
+		app, _ := json.Marshal(map[string]any{
+			"questionnaire": []string{davinci.QuestionnaireCanonical},
+			"order":         in.Order.Ref(),
+			"coverage":      in.Coverage,
+			"context":       in.Dec.Key,
+		})
+		links = append([]any{davinci.O("label", "Complete the "+drug+" documentation (DTR)", "url", s.cfg.DTRLaunchURL,
+			"type", "smart", "appContext", string(app))}, links...)
+	}
+	return davinci.O(
+		"uuid", newUUID(),
+		"summary", clip(summary, 139),
+		"indicator", indicator,
+		"detail", cardDetail(det, in.Primary),
+		"source", davinci.O("label", label, "topic",
+			davinci.O("system", crdTempSystem, "code", "coverage-info", "display", "Coverage Information")),
+		"links", links)
+}
+
+// cardDetail is the markdown a clinician reads.
+func cardDetail(det *rules.Determination, primary bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** — %s (revised %s), as of %s.\n\n", det.Drug, det.Title, det.PolicyVersion, det.AsOf)
+	switch det.Decision {
+	case rules.Approve:
+		b.WriteString("The record meets every criterion. Prior authorization is still required: submit it and it is expected to be approved.\n")
+		if d := det.Dose; d != nil {
+			fmt.Fprintf(&b, "\nDose for %.1f kg: %.3g vector genomes (%.1f mL)", d.WeightKg, d.VectorGenomes, d.VolumeML)
+			if d.Kit != nil {
+				fmt.Fprintf(&b, "; kit NDC %s, %d vials", d.Kit.NDC, d.Kit.Vials)
+			}
+			b.WriteString(".\n")
+		}
+	case rules.Pend:
+		if primary {
+			b.WriteString("Prior authorization is required and cannot be decided yet. Missing:\n\n")
+		} else {
+			b.WriteString("Prior authorization is required. When the order is signed this will be asked for:\n\n")
+		}
+		for _, m := range det.Missing {
+			b.WriteString("- " + mdEscape(m) + "\n")
+		}
+		if primary {
+			b.WriteString("\nComplete the documentation form (DTR); it is pre-filled with what the record already answers.\n")
+		}
+	case rules.Deny:
+		b.WriteString("Prior authorization is required and, on the current record, would be denied. Not met:\n\n")
+		for _, f := range davinci.Failed(det) {
+			b.WriteString("- " + mdEscape(f.ID+" "+f.Text+" — "+f.Reason) + "\n")
+		}
+		for _, m := range det.Missing {
+			b.WriteString("- Also missing: " + mdEscape(m) + "\n")
+		}
+	default:
+		b.WriteString("The policy does not cover this request:\n\n")
+		for _, f := range davinci.Failed(det) {
+			b.WriteString("- " + mdEscape(f.ID+" "+f.Text+" — "+f.Reason) + "\n")
+		}
+	}
+	return b.String()
+}
+
+// mdEscape keeps criteria text from turning into markdown.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+func count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if word == "criterion" {
+		return fmt.Sprintf("%d criteria", n)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// clip shortens s to at most n runes, ending with an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// newUUID is a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

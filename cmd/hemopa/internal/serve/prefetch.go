@@ -1,0 +1,261 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hemopa/mapping"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"hemopa/fhir"
+)
+
+// prefetchKey is one prefetch template. Required data missing from the
+// prefetch and impossible to fetch is a 412; optional data is fetched when
+// possible and otherwise done without (the criteria it feeds stay unknown
+// and are asked for as documentation).
+type prefetchKey struct {
+	Name     string
+	Template string
+	Optional bool
+}
+
+// observationCodes lists, for the prefetch template, every Observation code
+// the embedded mapping tables (mapping/codes.yaml) route to a fact: the one
+// source of truth for lab codes. Codes added by a site code map are read when
+// the EHR sends them but are not in the template.
+func observationCodes() string {
+	m, err := mapping.New()
+	if err != nil {
+		// The tables are embedded and tested; failing here means a broken build.
+		panic("serve: mapping tables: " + err.Error())
+	}
+	codes := m.LabCodes()
+	parts := make([]string, 0, len(codes))
+	for _, c := range codes {
+		parts = append(parts, c.System+"|"+c.Code)
+	}
+	return strings.Join(parts, ",")
+}
+
+// prefetchKeys is what every order service asks the EHR for.
+var prefetchKeys = []prefetchKey{
+	{Name: "patient", Template: "Patient/{{context.patientId}}"},
+	{Name: "coverage", Template: "Coverage?patient={{context.patientId}}&status=active"},
+	{Name: "observations", Template: "Observation?patient={{context.patientId}}&code=" + observationCodes()},
+	{Name: "conditions", Template: "Condition?patient={{context.patientId}}"},
+	{Name: "medicationStatements", Template: "MedicationStatement?patient={{context.patientId}}"},
+	{Name: "medicationRequests", Template: "MedicationRequest?patient={{context.patientId}}"},
+	{Name: "questionnaireResponses", Template: "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended"},
+	{Name: "practitionerRoles", Template: "PractitionerRole?practitioner={{userPractitionerId}}", Optional: true},
+	{Name: "medicationAdministrations", Template: "MedicationAdministration?patient={{context.patientId}}", Optional: true},
+	{Name: "procedures", Template: "Procedure?patient={{context.patientId}}", Optional: true},
+	{Name: "claims", Template: "ExplanationOfBenefit?patient={{context.patientId}}", Optional: true},
+}
+
+// fill substitutes a template's tokens; ok is false when a token cannot be
+// filled (e.g. the user is not a Practitioner).
+func fill(tmpl string, c *HookContext) (string, bool) {
+	out := strings.ReplaceAll(tmpl, "{{context.patientId}}", url.QueryEscape(c.PatientID))
+	if strings.Contains(out, "{{userPractitionerId}}") {
+		id, ok := refID(c.UserID, "Practitioner")
+		if !ok {
+			return "", false
+		}
+		out = strings.ReplaceAll(out, "{{userPractitionerId}}", url.QueryEscape(id))
+	}
+	return out, !strings.Contains(out, "{{")
+}
+
+// patientData is the prefetch, completed from the EHR where needed.
+type patientData struct {
+	byKey map[string][]resource // nil slice: searched, nothing found
+}
+
+// gatherer reads what the prefetch lacks from the EHR's FHIR server with the
+// hook's fhirAuthorization token.
+type gatherer struct {
+	req     *HookRequest
+	client  *fhir.Client // nil: no fhirServer or no token
+	m       *metrics
+	used    bool
+	refused bool // fhirServer is not one the config allows
+}
+
+func (s *Server) newGatherer(req *HookRequest) (*gatherer, error) {
+	g := &gatherer{req: req, m: s.m}
+	if req.FHIRServer == "" || req.FHIRAuthorization == nil {
+		return g, nil
+	}
+	if !s.cfg.fhirServerAllowed(req.FHIRServer) {
+		g.refused = true
+		return g, nil
+	}
+	hc := &http.Client{Transport: &bearerTransport{token: req.FHIRAuthorization.AccessToken, host: hostOf(req.FHIRServer), base: s.outbound.Transport}}
+	c, err := fhir.NewClient(req.FHIRServer, fhir.WithHTTPClient(hc), fhir.WithRetryMax(1),
+		fhir.WithRetryWait(100*time.Millisecond, time.Second), fhir.WithTimeout(s.cfg.Timeouts.FHIR),
+		fhir.WithMaxPages(20), fhir.WithMaxResponseBytes(4*s.cfg.BodyLimit)) // no logger: its retry lines name resource ids
+	if err != nil {
+		return nil, unprocessable("fhir-server", "fhirServer: %v", err)
+	}
+	g.client = c
+	return g, nil
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
+}
+
+// bearerTransport adds the EHR's token to requests for its server only (not
+// to a redirect elsewhere).
+type bearerTransport struct {
+	token, host string
+	base        http.RoundTripper
+}
+
+func (t *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == t.host {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(r)
+}
+
+// collect returns every prefetch key's resources, fetching absent keys.
+func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
+	d := &patientData{byKey: map[string][]resource{}}
+	type fetch struct {
+		key    prefetchKey
+		target string
+		res    []resource
+		err    error
+	}
+	var todo []*fetch
+	for _, k := range prefetchKeys {
+		raw, present := g.req.Prefetch[k.Name]
+		if present {
+			if isNull(raw) {
+				d.byKey[k.Name] = nil
+				continue
+			}
+			rs, err := validBundleResources(raw)
+			if err != nil {
+				return nil, badRequest("bad-prefetch", "prefetch %s: %v", k.Name, err)
+			}
+			d.byKey[k.Name] = rs
+			continue
+		}
+		target, ok := fill(k.Template, &g.req.Context)
+		switch {
+		case !ok && k.Optional:
+			continue
+		case !ok:
+			return nil, preconditionFailed("no-prefetch", "prefetch %s is missing and cannot be templated", k.Name)
+		case g.client == nil && k.Optional:
+			continue
+		case g.refused:
+			return nil, preconditionFailed("fhir-server-refused", "prefetch %s is missing and fhirServer is not a server this service may read from", k.Name)
+		case g.client == nil:
+			return nil, preconditionFailed("no-prefetch", "prefetch %s is missing and the request has no fhirServer with fhirAuthorization to fetch it", k.Name)
+		}
+		todo = append(todo, &fetch{key: k, target: target})
+	}
+	g.used = g.used || len(todo) > 0
+	var wg sync.WaitGroup
+	for _, f := range todo {
+		wg.Go(func() { f.res, f.err = g.get(ctx, f.target) })
+	}
+	wg.Wait()
+	for _, f := range todo {
+		if f.err != nil {
+			if f.key.Optional {
+				continue
+			}
+			return nil, g.fetchError(f.key.Name, f.err)
+		}
+		d.byKey[f.key.Name] = f.res
+	}
+	return d, nil
+}
+
+// get reads "Type/id" or searches "Type?query".
+// It may run concurrently with other gets.
+func (g *gatherer) get(ctx context.Context, target string) ([]resource, error) {
+	var raws []json.RawMessage
+	var err error
+	if typ, id, ok := strings.Cut(target, "/"); ok && !strings.Contains(target, "?") {
+		var b []byte
+		b, err = g.client.Read(ctx, typ, id)
+		if fhir.IsNotFound(err) {
+			g.m.fhirTrips.WithLabelValues("ok").Inc()
+			return nil, nil
+		}
+		raws = []json.RawMessage{b}
+	} else {
+		raws, err = g.client.Search(ctx, target)
+	}
+	if err != nil {
+		g.m.fhirTrips.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	g.m.fhirTrips.WithLabelValues("ok").Inc()
+	out := make([]resource, 0, len(raws))
+	for _, raw := range raws {
+		r, err := parseResource(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fetchError is a 412 naming the key and the HTTP status, never the URL's
+// identifiers or the token.
+func (g *gatherer) fetchError(key string, err error) error {
+	var fe *fhir.Error
+	if errors.As(err, &fe) {
+		if fe.Status == http.StatusUnauthorized || fe.Status == http.StatusForbidden {
+			g.m.tokenUse.WithLabelValues("rejected").Inc()
+		}
+		return &httpError{Status: http.StatusPreconditionFailed, Code: "incomplete", Kind: "fetch-failed",
+			Msg: "prefetch " + key + " is missing and fetching it from fhirServer failed with HTTP " + http.StatusText(fe.Status)}
+	}
+	return &httpError{Status: http.StatusPreconditionFailed, Code: "incomplete", Kind: "fetch-failed",
+		Msg: "prefetch " + key + " is missing and fetching it from fhirServer failed", Err: err}
+}
+
+// readOrder fetches an order named by reference (order-dispatch).
+func (g *gatherer) readOrder(ctx context.Context, ref string) (resource, error) {
+	typ, id, _ := strings.Cut(ref, "/")
+	if g.client == nil {
+		return resource{}, preconditionFailed("no-prefetch", "order %s is not in the prefetch and the request has no fhirServer with fhirAuthorization to read it", typ)
+	}
+	g.used = true
+	rs, err := g.get(ctx, typ+"/"+id)
+	if err != nil {
+		return resource{}, g.fetchError("order", err)
+	}
+	if len(rs) != 1 {
+		return resource{}, preconditionFailed("no-order", "dispatched order %s was not found on fhirServer", typ)
+	}
+	return rs[0], nil
+}
+
+// tokenUse records whether the fhirAuthorization token was used.
+func (g *gatherer) tokenUse() {
+	switch {
+	case g.used:
+		g.m.tokenUse.WithLabelValues("used").Inc()
+	default:
+		g.m.tokenUse.WithLabelValues("not-used").Inc()
+	}
+}
