@@ -5,7 +5,7 @@ GO ?= go
 SAMPLE_AS_OF ?= 2026-11-24
 GOTEST_FLAGS ?= -count=1 -timeout 45m
 
-.PHONY: help build run test unit integration bench lint fmt samples golden hapi oauth clean
+.PHONY: help build run test unit integration bench loadtest lint fmt samples golden hapi oauth clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: ## gofmt, go vet and the policy lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	$(GO) run ./cmd/hemopa policies lint
+
+loadtest: ## loopback load test of CDS Hooks order-sign, 32 clients (LOADTEST=2m for the memory run)
+	HEMOPA_LOADTEST=$(or $(LOADTEST),10s) $(GO) test -run LoadOrderSign -v -count=1 -timeout 30m ./cmd/hemopa/internal/serve
 
 golden: ## rewrite the golden outputs after a deliberate change
 	$(GO) test ./cmd/hemopa -run Golden -update
