@@ -243,13 +243,14 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		return string(b)
 	}
 	var o out
+	pre := reasonPrefixes[c.Op]
 	switch c.Op {
 	case "all":
 		switch {
 		case nNot > 0:
-			o.res, o.reason = NotMet, labels("not met: ", NotMet)
+			o.res, o.reason = NotMet, labels(pre[1], NotMet)
 		case nUnknown > 0:
-			o.res, o.reason = Unknown, labels("not yet known: ", Unknown)
+			o.res, o.reason = Unknown, labels(pre[2], Unknown)
 			for _, ns := range childNeeds {
 				o.needs = append(o.needs, ns...)
 			}
@@ -259,18 +260,18 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 	case "any":
 		switch {
 		case nMet > 0:
-			o.res, o.reason = Met, labels("met by ", Met)
+			o.res, o.reason = Met, labels(pre[0], Met)
 		case nUnknown > 0:
-			o.res, o.reason = Unknown, labels("none met yet; not yet known: ", Unknown)
+			o.res, o.reason = Unknown, labels(pre[2], Unknown)
 		default:
 			o.res, o.reason = NotMet, "none met"
 		}
 	case "screen":
 		switch {
 		case nNot > 0:
-			o.res, o.reason = NotMet, labels("evidence against: ", NotMet)
+			o.res, o.reason = NotMet, labels(pre[1], NotMet)
 		case nMet > 0:
-			o.res, o.reason = Met, labels("ruled out by ", Met)
+			o.res, o.reason = Met, labels(pre[0], Met)
 		default:
 			o.res, o.reason = Unknown, "nothing on record rules it out"
 		}

@@ -133,6 +133,14 @@ type dayTexts struct {
 	need       string // "Platelet count dated on or after 2026-10-25"
 }
 
+// reasonPrefixes start a composite's reason by the children that decided it:
+// [met, not met, unknown] for each way of combining.
+var reasonPrefixes = map[string][3]string{
+	"all":    {"", "not met: ", "not yet known: "},
+	"any":    {"met by ", "", "none met yet; not yet known: "},
+	"screen": {"ruled out by ", "evidence against: ", ""},
+}
+
 // Window is how far back a criterion looks from the as-of date.
 type Window struct {
 	Days, Months int
@@ -523,11 +531,7 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 		l.add(n.Line, "criterion %s needs exactly one of all, any, screen, not, check", cr.ID)
 	}
 	for _, ch := range cr.Children {
-		prefix := map[string][3]string{
-			"all":    {"", "not met: ", "not yet known: "},
-			"any":    {"met by ", "", "none met yet; not yet known: "},
-			"screen": {"ruled out by ", "evidence against: ", ""},
-		}[cr.Op]
+		prefix := reasonPrefixes[cr.Op]
 		cr.metBy = append(cr.metBy, prefix[0]+ch.Label)
 		cr.notMetBy = append(cr.notMetBy, prefix[1]+ch.Label)
 		cr.unknownBy = append(cr.unknownBy, prefix[2]+ch.Label)
