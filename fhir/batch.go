@@ -52,7 +52,11 @@ func (c *Client) Batch(ctx context.Context, requests []string) ([][]json.RawMess
 
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	res, err := c.do(ctx, http.MethodPost, c.base, "", body, nil, true)
+	var hdr http.Header
+	if nc, _ := ctx.Value(noCacheKey{}).(bool); nc {
+		hdr = http.Header{"Cache-Control": {"no-cache"}} // a batch of reads is a read
+	}
+	res, err := c.do(ctx, http.MethodPost, c.base, "", body, hdr, true)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: batch of %d: %w", len(requests), err)
 	}

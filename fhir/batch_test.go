@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -248,5 +249,31 @@ func TestParseStatusLine(t *testing.T) {
 		if got != tt.want || (err == nil) != tt.ok {
 			t.Errorf("parseStatusLine(%q) = %d, %v", tt.in, got, err)
 		}
+	}
+}
+
+// TestBatchNoCache: a batch of reads under NoCache asks the server not to
+// answer from its search cache (HAPI's cached batch answers also carry a
+// malformed header line).
+func TestBatchNoCache(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Cache-Control"))
+		w.Header().Set("Content-Type", MIMEType)
+		io.WriteString(w, `{"resourceType":"Bundle","type":"batch-response","entry":[{"resource":{"resourceType":"Bundle","type":"searchset"},"response":{"status":"200 OK"}}]}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL + "/fhir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Batch(context.Background(), []string{"Patient?_id=p"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Batch(NoCache(context.Background()), []string{"Patient?_id=p"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "" || got[1] != "no-cache" {
+		t.Errorf("Cache-Control headers %q, want [\"\" \"no-cache\"]", got)
 	}
 }

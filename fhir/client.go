@@ -264,8 +264,8 @@ func (t *Tally) add(roundTrips, attempts int64) {
 
 type noCacheKey struct{}
 
-// NoCache returns a context whose reads and searches send
-// Cache-Control: no-cache, so HAPI does not answer a search from results
+// NoCache returns a context whose reads, searches and batches of searches
+// send Cache-Control: no-cache, so HAPI does not answer a search from results
 // cached in the last minute. Use it when reading right after writing.
 func NoCache(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noCacheKey{}, true)

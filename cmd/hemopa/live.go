@@ -174,6 +174,10 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 // two round trips after the token.
 func fetchPatient(ctx context.Context, conn *liveConn, p *pipeline.Pipeline, policies []*rules.Policy, patientID string, asOf time.Time) ([]json.RawMessage, error) {
 	plan := fetchPlan(p.Mapper, policies, patientID, asOf)
+	// A decision wants the record as it is now, not a search result a server
+	// cached a minute ago (HAPI reuses identical searches for 60 s, and its
+	// cached batch answers even carry a malformed empty header line).
+	ctx = fhir.NoCache(ctx)
 	results, err := conn.fhir.Batch(ctx, plan)
 	if err != nil {
 		return nil, fmt.Errorf("fetch Patient/%s: %w", patientID, err)

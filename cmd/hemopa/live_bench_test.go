@@ -46,6 +46,7 @@ func BenchmarkLiveVsBare(b *testing.B) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hapi.BaseURL(), bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/fhir+json")
 			req.Header.Set("Accept", "application/fhir+json")
+			req.Header.Set("Cache-Control", "no-cache") // as hemopa sends it
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				b.Fatal(err)
