@@ -76,65 +76,27 @@ func ref(r string) *Object {
 	return O("display", r)
 }
 
-// ClaimResponse is the PAS-style answer: outcome complete (decided) or partial
-// (pended), never queued; preAuthRef and preAuthPeriod when approved; every
-// item carries the review action; reasons are process notes.
+// ClaimResponse renders one determination (the write-back of a live
+// evaluation) through the same PAS renderer as Claim/$submit: every item of
+// s.Items (default 1) carries the decision's review action, outcome is
+// complete or partial (never queued), preAuthPeriod comes with an approval,
+// reasons are process notes. The resource has no id — it is written with a
+// conditional create on its identifier (key).
 func ClaimResponse(det *rules.Determination, s Subject, key string) *Object {
-	code, display := ReviewAction(det.Decision)
-	outcome := "complete"
-	if det.Decision == rules.Pend {
-		outcome = "partial"
+	seqs := s.Items
+	if len(seqs) == 0 {
+		seqs = []int{1}
 	}
-	items := s.Items
-	if len(items) == 0 {
-		items = []int{1}
+	items := make([]PASItem, 0, len(seqs))
+	for _, seq := range seqs {
+		items = append(items, PASItem{Sequence: seq, Det: det})
 	}
-	created := s.Created
-	if created.IsZero() {
-		created = time.Now().UTC()
+	if s.Insurer == "" {
+		s.Insurer = det.Title // ClaimResponse.insurer is required; the policy names the payer
 	}
-	var itemObjs []any
-	for _, seq := range items {
-		action := O("extension", A(
-			O("url", "number", "valueString", PreAuthRef(key)),
-			O("url", ReviewActionCode, "valueCodeableConcept", concept(X12ReviewAction, code, display)),
-		), "url", ReviewActionURL)
-		itemObjs = append(itemObjs, O("itemSequence", seq, "adjudication", A(
-			O("extension", A(action), "category", concept(AdjudicationSystem, "submitted", "")))))
-	}
-	cr := O("resourceType", "ClaimResponse",
-		"meta", O("profile", A(PASClaimResponse)),
-		"identifier", identifier(key, ""),
-		"status", "active",
-		"type", concept("http://terminology.hl7.org/CodeSystem/claim-type", "institutional", ""),
-		"use", "preauthorization",
-		"patient", ref(s.Patient),
-		"created", created.Format(time.RFC3339),
-		"insurer", ref(nonEmptyOr(s.Insurer, det.Title)),
-		"requestor", ref(s.Requestor),
-		"request", ref(s.Claim),
-		"outcome", outcome,
-		"disposition", Disposition(det),
-	)
-	if det.Decision == rules.Approve {
-		cr.Set("preAuthRef", PreAuthRef(key))
-		if det.ApprovalDays != nil {
-			start, _ := time.Parse("2006-01-02", det.AsOf)
-			cr.Set("preAuthPeriod", O("start", det.AsOf, "end", start.AddDate(0, 0, *det.ApprovalDays).Format("2006-01-02")))
-		}
-	}
-	cr.Set("item", itemObjs)
-	if notes := ProcessNotes(det); len(notes) > 0 {
-		cr.Set("processNote", notes)
-	}
+	cr := PASResponse{ID: key, Subject: s, Request: ref(s.Claim), PreAuthRef: PreAuthRef(key), AsOf: det.AsOf, Items: items}.ClaimResponse()
+	cr.Delete("id")
 	return cr
-}
-
-func nonEmptyOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Disposition is a one-line summary of the decision.

@@ -40,6 +40,20 @@ func (o *Object) Set(k string, v any) *Object {
 	return o
 }
 
+// Delete removes a key.
+func (o *Object) Delete(k string) {
+	if _, ok := o.vals[k]; !ok {
+		return
+	}
+	delete(o.vals, k)
+	for i, key := range o.keys {
+		if key == k {
+			o.keys = append(o.keys[:i], o.keys[i+1:]...)
+			break
+		}
+	}
+}
+
 // Get returns a key's value.
 func (o *Object) Get(k string) any { return o.vals[k] }
 
