@@ -22,7 +22,10 @@ import (
 type Peek struct {
 	ResourceType string
 	ID           string
-	code         gjson.Result
+	// Raw is the resource's JSON as it stands in the input (not a copy): the
+	// filter may look further into it (text, displays, components) with gjson.
+	Raw  []byte
+	code gjson.Result
 }
 
 // Codes yields the (system, code) pairs of the resource's top-level code.coding.
@@ -177,7 +180,7 @@ func (d *Decoder) decodeEntry(res gjson.Result, path func() string) (*bcrpb.Cont
 	if rt.String() == "" {
 		return nil, &DecodeError{Path: path(), Err: errors.New("no resourceType")}
 	}
-	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), code: res.Get("code")}) {
+	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), Raw: []byte(res.Raw), code: res.Get("code")}) {
 		return nil, nil
 	}
 	raw := []byte(res.Raw)

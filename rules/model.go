@@ -40,9 +40,18 @@ type Value struct {
 	Date       time.Time `json:"date,omitzero"`
 	Source     string    `json:"source,omitempty"` // e.g. "Observation/fix-1"
 	Problem    string    `json:"problem,omitempty"`
+
+	// Text is what the record calls the item (code.text or a display, e.g.
+	// "Liver stiffness"), so a reviewer can find it; set on unreadable values.
+	Text string `json:"text,omitempty"`
+	// Until, when set, is the last day Date may stand for: a partial date
+	// ("1990" or "1990-05") covers Date..Until.
+	Until time.Time `json:"until,omitzero"`
 }
 
-// Readable reports whether the value can be used by a criterion.
+// Readable reports whether the value can be used by a criterion. An unreadable
+// value is relevant evidence that could not be read: it makes every criterion
+// that reads its fact unknown unless a readable value settles it safely.
 func (v Value) Readable() bool { return v.Problem == "" }
 
 // Facts is the criteria model of one patient: documented values by fact name.
