@@ -22,8 +22,8 @@ import (
 type Peek struct {
 	ResourceType string
 	ID           string
-	// Raw is the resource's JSON as it stands in the input (not a copy): the
-	// filter may look further into it (text, displays, components) with gjson.
+	// Raw is the resource's JSON: the filter may look further into it (text,
+	// displays, components) with gjson. It must not be kept or modified.
 	Raw  []byte
 	code gjson.Result
 }
@@ -180,10 +180,10 @@ func (d *Decoder) decodeEntry(res gjson.Result, path func() string) (*bcrpb.Cont
 	if rt.String() == "" {
 		return nil, &DecodeError{Path: path(), Err: errors.New("no resourceType")}
 	}
-	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), Raw: []byte(res.Raw), code: res.Get("code")}) {
+	raw := []byte(res.Raw)
+	if d.filter != nil && !d.filter(Peek{ResourceType: rt.String(), ID: id.String(), Raw: raw, code: res.Get("code")}) {
 		return nil, nil
 	}
-	raw := []byte(res.Raw)
 	var key [32]byte
 	if d.cache != nil {
 		key = sha256.Sum256(raw)
