@@ -24,6 +24,8 @@ type Mapper struct {
 	prodByCode map[string]*product
 	facts      map[string]*rules.FactInfo
 	attest     map[string]bool
+	net        []netTerm       // the safety net's words (vocabulary.yaml)
+	irrelevant map[string]bool // codes the safety net lets through
 }
 
 type icdPrefix struct{ prefix, fact string }
@@ -126,6 +128,9 @@ func New(opts ...Option) (*Mapper, error) {
 	for _, a := range cat.Attestations {
 		m.attest[a.LinkID] = true
 	}
+	if err := m.loadVocabulary(cat.Facts); err != nil {
+		return nil, err
+	}
 	for _, o := range opts {
 		if err := o(m); err != nil {
 			return nil, err
@@ -166,6 +171,10 @@ type Chart struct {
 	Facts   rules.Facts // documented values by fact name
 	Read    map[string]int
 	Ignored int // resources skipped for status, subject or code
+
+	// Unreadable counts resources that are relevant but could not be read:
+	// each made the facts it could affect unknown.
+	Unreadable int
 }
 
 // MapOption adjusts one Map call.

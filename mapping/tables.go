@@ -10,7 +10,7 @@ import (
 	"hemopa/rules"
 )
 
-//go:embed codes.yaml products.yaml
+//go:embed codes.yaml products.yaml vocabulary.yaml
 var dataFS embed.FS
 
 type obsRule struct {
