@@ -3,6 +3,7 @@ package pas
 import (
 	"context"
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,9 +16,12 @@ import (
 // seeds being large: go test ./cmd/hemopa/internal/pas -run '^$' -fuzz
 // FuzzSubmit -fuzztime 60s -fuzzminimizetime 3s
 func FuzzSubmit(f *testing.F) {
-	dir := filepath.Join(repoRoot(f), "..", "shared", "fixtures", "inferno-pas")
-	if b, err := os.ReadFile(filepath.Join(dir, "conformant_pas_bundle_v110.json")); err == nil {
+	// The Inferno request seeds the corpus when ../shared is there; the
+	// fuzz test itself needs only the repository's own bundles.
+	if b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "..", "shared", "fixtures", "inferno-pas", "conformant_pas_bundle_v110.json")); err == nil {
 		f.Add(b)
+	} else if testenv.InCI() {
+		f.Fatalf("Inferno PAS fixture missing under CI: %v", err)
 	}
 	pasFiles, _ := filepath.Glob(filepath.Join(repoRoot(f), "testdata", "pas", "*.json"))
 	for _, file := range pasFiles {

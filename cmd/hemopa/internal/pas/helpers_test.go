@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/cmd/hemopa/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pas from the sample patients")
@@ -42,15 +43,7 @@ func repoRoot(t testing.TB) string {
 // infernoFixture reads a PAS fixture of the shared folder beside the repository.
 func infernoFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "inferno-pas")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared fixtures not found at %s", dir)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testenv.ReadShared(t, "fixtures", "inferno-pas", name)
 }
 
 func samplePatients(t testing.TB) []string {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"io"
 	"log/slog"
 	"math/big"
@@ -99,11 +100,8 @@ func repoRoot(t testing.TB) string {
 }
 
 func infernoFixture(t testing.TB, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "..", "shared", "fixtures", "inferno-crd", name))
-	if err != nil {
-		t.Fatalf("Inferno fixture: %v", err)
-	}
-	return b
+	t.Helper()
+	return testenv.ReadShared(t, "fixtures", "inferno-crd", name)
 }
 
 // testConfigYAML is the server config of the tests (paths filled in).

@@ -2,6 +2,7 @@ package cdshooks
 
 import (
 	"errors"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,10 +32,7 @@ func repoRoot(t testing.TB) string {
 func FuzzHookRequest(f *testing.F) {
 	root := repoRoot(f)
 	for _, p := range []string{"order_sign_hook_request.json", "order_select_hook_request.json"} {
-		b, err := os.ReadFile(filepath.Join(root, "..", "shared", "fixtures", "inferno-crd", p))
-		if err != nil {
-			f.Fatalf("Inferno fixture: %v", err)
-		}
+		b := testenv.ReadShared(f, "fixtures", "inferno-crd", p)
 		f.Add(b, OrderSign)
 		f.Add(b, OrderSelect)
 	}
