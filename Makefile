@@ -29,9 +29,10 @@ integration: hapi oauth ## integration tests against the real HAPI and OAuth ser
 bench: ## benchmarks (engine, decode+map+evaluate, server) with memory figures
 	$(GO) test -run '^$$' -bench . -benchmem ./rules/ ./cmd/hemopa/internal/...
 
-lint: ## gofmt, go vet and the policy lint
+lint: ## gofmt, go vet, staticcheck (pinned as a go.mod tool) and the policy lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	$(GO) run ./cmd/hemopa policies lint
 
 loadtest: ## loopback load test of CDS Hooks order-sign, 32 clients (LOADTEST=2m for the memory run)

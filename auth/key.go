@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -283,17 +284,17 @@ func (p PublicKey) CryptoPublicKey() (crypto.PublicKey, error) {
 		if p.Crv != "P-384" {
 			return nil, fmt.Errorf("jwk: unsupported curve %q (want P-384)", p.Crv)
 		}
-		x, err := b64Int(p.X, "x")
+		// ParseUncompressedPublicKey rejects points not on the curve.
+		x, err := b64Fixed(p.X, "x", 48)
 		if err != nil {
 			return nil, err
 		}
-		y, err := b64Int(p.Y, "y")
+		y, err := b64Fixed(p.Y, "y", 48)
 		if err != nil {
 			return nil, err
 		}
-		pub := &ecdsa.PublicKey{Curve: elliptic.P384(), X: x, Y: y}
-		// Reject points not on the curve (ecdh does the check).
-		if _, err := pub.ECDH(); err != nil {
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), append(append([]byte{4}, x...), y...))
+		if err != nil {
 			return nil, fmt.Errorf("jwk: invalid EC point: %w", err)
 		}
 		return pub, nil
@@ -312,8 +313,12 @@ func publicJWK(pub crypto.PublicKey) (PublicKey, error) {
 		if p.Curve != elliptic.P384() {
 			return PublicKey{}, fmt.Errorf("auth: unsupported curve %s", p.Curve.Params().Name)
 		}
-		size := (p.Curve.Params().BitSize + 7) / 8
-		return PublicKey{Kty: "EC", Crv: "P-384", X: b64(p.X.FillBytes(make([]byte, size))), Y: b64(p.Y.FillBytes(make([]byte, size)))}, nil
+		b, err := p.Bytes() // 0x04 || X || Y, each coordinate of fixed size
+		if err != nil {
+			return PublicKey{}, fmt.Errorf("auth: %w", err)
+		}
+		size := (len(b) - 1) / 2
+		return PublicKey{Kty: "EC", Crv: "P-384", X: b64(b[1 : 1+size]), Y: b64(b[1+size:])}, nil
 	default:
 		return PublicKey{}, fmt.Errorf("auth: unsupported public key type %T", pub)
 	}
@@ -413,7 +418,9 @@ func parseJWKKey(data []byte) (*Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jwk: invalid EC private key: %w", err)
 		}
-		if ek.X.Cmp(p.X) != 0 || ek.Y.Cmp(p.Y) != 0 {
+		want, err1 := p.Bytes()
+		got, err2 := ek.PublicKey.Bytes()
+		if err1 != nil || err2 != nil || !bytes.Equal(got, want) {
 			return nil, errors.New("jwk: EC private key does not match x/y")
 		}
 		s = ek
@@ -429,6 +436,20 @@ func parseJWKKey(data []byte) (*Key, error) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// b64Fixed decodes a base64url field that must be size bytes long (an EC
+// coordinate, left-padded as RFC 7518 §6.2.1.2 requires; shorter values are
+// padded for lenient producers).
+func b64Fixed(s, name string, size int) ([]byte, error) {
+	n, err := b64Int(s, name)
+	if err != nil {
+		return nil, err
+	}
+	if (n.BitLen()+7)/8 > size {
+		return nil, fmt.Errorf("jwk: %q is longer than %d bytes", name, size)
+	}
+	return n.FillBytes(make([]byte, size)), nil
+}
 
 func b64Int(s, name string) (*big.Int, error) {
 	if s == "" {

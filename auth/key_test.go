@@ -188,7 +188,11 @@ func TestParseKeyFormats(t *testing.T) {
 
 func TestKeyPrintsNoSecrets(t *testing.T) {
 	k := testKey(t, ES384)
-	d := b64(k.Signer().(*ecdsa.PrivateKey).D.Bytes())
+	raw, err := k.Signer().(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := b64(raw)
 	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%+v", k), fmt.Sprintf("%#v", k), k.String()} {
 		if strings.Contains(s, d) || !strings.Contains(s, k.KID) {
 			t.Errorf("printed %q", s)
@@ -207,7 +211,11 @@ func jwkJSON(t testing.TB, key any, kid string) []byte {
 	case *ecdsa.PrivateKey:
 		pub, _ := publicJWK(&k.PublicKey)
 		m["kty"], m["crv"], m["x"], m["y"] = "EC", pub.Crv, pub.X, pub.Y
-		m["d"] = b64(k.D.FillBytes(make([]byte, 48)))
+		raw, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["d"] = b64(raw)
 	}
 	if kid != "" {
 		m["kid"] = kid
