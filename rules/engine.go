@@ -41,8 +41,16 @@ type sinceText struct {
 }
 
 // out is what evaluating one node yields besides its CriterionResult.
+//
+// blocked marks an unknown that is not for want of documentation but because
+// something on record could not be read or settles nothing: an unreadable
+// value, a reading that contradicts itself, results that disagree on one day,
+// a range straddling the threshold, a ratio to a missing ULN. A blocked
+// unknown could have been the failure, so a screen cannot be ruled out past
+// it and an attestation cannot answer over it.
 type out struct {
 	res      Result
+	blocked  bool
 	reason   string
 	evidence []string
 	needs    []Need
@@ -170,16 +178,25 @@ func (e *evaluator) node(c *Criterion, r *CriterionResult) out {
 		if o.res == Unknown && len(o.needs) > 0 {
 			// A criterion-level need replaces the generated one, but a value
 			// that could not be read keeps its explanation.
-			need := o.needs[0].Text
-			if c.Need != "" && !o.needs[0].unreadable {
-				need = c.Need
+			n := o.needs[0]
+			if c.Need != "" && !n.unreadable {
+				n.Text = c.Need
 			}
-			o.needs = []Need{{Criterion: c.ID, Text: need, LinkIDs: o.needs[0].LinkIDs}}
+			n.Criterion = c.ID
+			o.needs = []Need{n}
 		} else {
 			o.needs = nil
 		}
 	} else {
 		o = e.composite(c, r)
+	}
+	if c.OnFail == Pend && o.res == NotMet {
+		// on_fail: unknown — what is on record asks for a person to confirm.
+		o.res, o.reason = Unknown, "to be confirmed: "+o.reason
+		o.needs = []Need{{Criterion: c.ID, Text: c.Need, unreadable: true}}
+	}
+	if !c.canFail {
+		o.blocked = false
 	}
 	r.Result, r.Reason = o.res, o.reason
 	if len(o.evidence) > 0 {
@@ -190,10 +207,17 @@ func (e *evaluator) node(c *Criterion, r *CriterionResult) out {
 
 var noResults = []CriterionResult{}
 
+// childNeeds are the needs of one unknown child.
+type childNeeds struct {
+	needs   []Need
+	blocked bool
+}
+
 func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 	r.Children = e.block(len(c.Children))
-	var nMet, nNot, nUnknown int
-	var childNeeds [][]Need
+	var nMet, nNot, nUnknown, nBlocked int
+	var blockedSet uint64 // children whose unknown is blocked (at most maxChildren)
+	var unknowns []childNeeds
 	for i, ch := range c.Children {
 		co := e.node(ch, &r.Children[i])
 		switch co.res {
@@ -203,10 +227,22 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 			nNot++
 		default:
 			nUnknown++
-			childNeeds = append(childNeeds, co.needs)
+			if co.blocked {
+				nBlocked++
+				blockedSet |= 1 << uint(i)
+			}
+			unknowns = append(unknowns, childNeeds{co.needs, co.blocked})
 		}
 	}
-	// labels lists the children with a result, for the composite's reason.
+	// labels lists the children with a result (or the blocked ones), for the
+	// composite's reason.
+	const blocked = Result(-1)
+	is := func(i int, want Result) bool {
+		if want == blocked {
+			return blockedSet&(1<<uint(i)) != 0
+		}
+		return r.Children[i].Result == want
+	}
 	labels := func(prefix string, want Result) string {
 		n := nUnknown
 		switch want {
@@ -214,15 +250,19 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 			n = nMet
 		case NotMet:
 			n = nNot
+		case blocked:
+			n = nBlocked
 		}
 		if n == 1 {
 			for i := range c.Children {
-				if r.Children[i].Result == want {
+				if is(i, want) {
 					switch want {
 					case Met:
 						return c.metBy[i]
 					case NotMet:
 						return c.notMetBy[i]
+					case blocked:
+						return c.blockedBy[i]
 					}
 					return c.unknownBy[i]
 				}
@@ -231,7 +271,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		b := append(e.buf[:0], prefix...)
 		first := true
 		for i, ch := range c.Children {
-			if r.Children[i].Result == want {
+			if is(i, want) {
 				if !first {
 					b = append(b, ", "...)
 				}
@@ -250,9 +290,9 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		case nNot > 0:
 			o.res, o.reason = NotMet, labels(pre[1], NotMet)
 		case nUnknown > 0:
-			o.res, o.reason = Unknown, labels(pre[2], Unknown)
-			for _, ns := range childNeeds {
-				o.needs = append(o.needs, ns...)
+			o.res, o.reason, o.blocked = Unknown, labels(pre[2], Unknown), nBlocked > 0
+			for _, u := range unknowns {
+				o.needs = append(o.needs, u.needs...)
 			}
 		default:
 			o.res, o.reason = Met, "all met"
@@ -262,18 +302,27 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		case nMet > 0:
 			o.res, o.reason = Met, labels(pre[0], Met)
 		case nUnknown > 0:
-			o.res, o.reason = Unknown, labels(pre[2], Unknown)
+			o.res, o.reason, o.blocked = Unknown, labels(pre[2], Unknown), nBlocked > 0
+			o.needs = oneOf(c, unknowns, false)
 		default:
 			o.res, o.reason = NotMet, "none met"
 		}
 	case "screen":
+		// A rule-out: evidence against decides; something on record that
+		// cannot be read or settles nothing could have been that evidence,
+		// so no alternative rules it out past it.
 		switch {
 		case nNot > 0:
 			o.res, o.reason = NotMet, labels(pre[1], NotMet)
+		case nBlocked > 0:
+			o.res, o.reason, o.blocked = Unknown, labels(pre[3], blocked), true
+			// With an alternative met, only what blocks it is needed.
+			o.needs = oneOf(c, unknowns, nMet > 0)
 		case nMet > 0:
 			o.res, o.reason = Met, labels(pre[0], Met)
 		default:
 			o.res, o.reason = Unknown, "nothing on record rules it out"
+			o.needs = oneOf(c, unknowns, false)
 		}
 	case "not":
 		child := &r.Children[0]
@@ -283,43 +332,75 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		case NotMet:
 			o.res, o.reason = Met, child.ID+" is not met"
 		default:
-			o.res, o.reason = Unknown, child.ID+" is not yet known"
-			o.needs = childNeeds[0]
+			o.res, o.reason, o.blocked = Unknown, child.ID+" is not yet known", nBlocked > 0
+			o.needs = unknowns[0].needs
 		}
-	}
-	if o.res == Unknown && (c.Op == "any" || c.Op == "screen") {
-		o.needs = []Need{oneOf(c, childNeeds)}
 	}
 	if o.res == Unknown && c.Need != "" {
+		// The criterion's own words replace the generated needs; what asks
+		// about a value on record (unreadable, disagreeing) stays as is.
 		var links []string
+		var kept []Need
 		for _, n := range o.needs {
 			links = appendUnique(links, n.LinkIDs...)
+			if n.unreadable {
+				kept = append(kept, n)
+			}
 		}
-		o.needs = []Need{{Criterion: c.ID, Text: c.Need, LinkIDs: links}}
+		o.needs = append([]Need{{Criterion: c.ID, Text: c.Need, LinkIDs: links}}, kept...)
 	}
 	return o
 }
 
-// oneOf merges the needs of alternatives into one: any of them would do.
-func oneOf(c *Criterion, alts [][]Need) Need {
+// oneOf merges the needs of alternatives into one: any of them would do. A
+// need about a value on record (unreadable, disagreeing) is no alternative: it
+// is listed as is, under c. onlyBlocked keeps only blocked children's needs.
+func oneOf(c *Criterion, alts []childNeeds, onlyBlocked bool) []Need {
 	n := Need{Criterion: c.ID}
 	var parts []string
-	for _, ns := range alts {
+	var kept []Need
+	for _, a := range alts {
+		if onlyBlocked && !a.blocked {
+			continue
+		}
 		var texts []string
-		for _, x := range ns {
+		for _, x := range a.needs {
+			if x.unreadable {
+				if !hasNeed(kept, x.Text) {
+					kept = append(kept, Need{Criterion: c.ID, Text: x.Text, LinkIDs: x.LinkIDs, unreadable: true})
+				}
+				continue
+			}
 			texts = append(texts, x.Text)
 			n.LinkIDs = appendUnique(n.LinkIDs, x.LinkIDs...)
 		}
-		if len(texts) > 0 {
+		switch len(texts) {
+		case 0:
+		case 1:
+			// A nested choice is part of this one.
+			parts = append(parts, strings.TrimPrefix(texts[0], "one of: "))
+		default:
 			parts = append(parts, strings.Join(texts, " and "))
 		}
 	}
-	if len(parts) == 1 {
+	switch len(parts) {
+	case 0:
+		return kept
+	case 1:
 		n.Text = parts[0]
-	} else {
+	default:
 		n.Text = "one of: " + strings.Join(parts, "; or ")
 	}
-	return n
+	return append([]Need{n}, kept...)
+}
+
+func hasNeed(ns []Need, text string) bool {
+	for _, n := range ns {
+		if n.Text == text {
+			return true
+		}
+	}
+	return false
 }
 
 func appendUnique(list []string, xs ...string) []string {
@@ -332,12 +413,16 @@ func appendUnique(list []string, xs ...string) []string {
 }
 
 // inWindow reports whether v is dated inside the window (and not after the
-// as-of day). With no window every value counts, dated or not.
+// as-of day). With no window every value counts, dated or not. An undated
+// value that cannot be read counts inside every window: it may be the newest.
 func (e *evaluator) inWindow(v *Value, w Window, start time.Time) bool {
-	if !v.Date.IsZero() && v.Date.After(e.asOf) {
+	if v.Date.IsZero() {
+		return w.IsZero() || !v.Readable()
+	}
+	if v.Date.After(e.asOf) {
 		return false
 	}
-	return w.IsZero() || (!v.Date.IsZero() && !v.Date.Before(start))
+	return w.IsZero() || !v.Date.Before(start)
 }
 
 // window returns the cached start day and " dated on or after YYYY-MM-DD"
@@ -380,8 +465,12 @@ func (e *evaluator) check(ck *Check) out {
 		return e.present(ck)
 	case "absent":
 		return e.absent(ck)
+	case "undocumented":
+		return e.undocumented(ck)
 	case "never-positive":
 		return e.neverPositive(ck)
+	case "policy-drug":
+		return e.policyDrug(ck)
 	default:
 		return e.qualitative(ck)
 	}
@@ -408,14 +497,41 @@ func (e *evaluator) texts(ck *Check) *dayTexts {
 	return t
 }
 
+// blocked is an unknown that something on record causes; need asks about that
+// value, and survives every composite's wording.
+func blocked(reason, need string) out {
+	return out{res: Unknown, blocked: true, reason: reason, needs: []Need{{Text: need, unreadable: true}}}
+}
+
+// problemLine names a value that cannot be read: `<Source> "<Text>" <Problem>`.
+func problemLine(v *Value) string {
+	s := v.Source
+	if v.Text != "" {
+		s += ` "` + v.Text + `"`
+	}
+	return strings.TrimSpace(s + " " + v.Problem)
+}
+
 // unreadableNeed asks for a value again because the one on record cannot be read.
 func (e *evaluator) unreadableNeed(ck *Check, reason string, v *Value) out {
-	problem := v.Problem
-	if problem == "" {
-		problem = "no numeric value"
+	if v.Problem != "" {
+		return blocked(reason, problemLine(v))
 	}
-	need := ck.info.Label + e.sinceText(ck.Window) + " in a readable form (" + v.Source + ": " + problem + ")"
-	return out{res: Unknown, reason: reason, needs: []Need{{Text: need, unreadable: true}}}
+	return blocked(reason, ck.info.Label+e.sinceText(ck.Window)+" in a readable form ("+v.Source+": no numeric value)")
+}
+
+// conflict is an unknown because values of one day disagree.
+func (e *evaluator) conflict(ck *Check, reason string, a, b *Value) out {
+	when := "on record"
+	if !a.Date.IsZero() {
+		when = "on " + string(appendDate(nil, a.Date))
+	}
+	return blocked(reason, ck.info.Label+e.sinceText(ck.Window)+" — the results "+when+" disagree ("+a.Source+", "+b.Source+")")
+}
+
+// ambiguous is an unknown because a value's reading contradicts itself.
+func (e *evaluator) ambiguous(ck *Check, reason string, v *Value, note string) out {
+	return blocked(reason, ck.info.Label+e.sinceText(ck.Window)+" — "+v.Source+": "+note)
 }
 
 func (e *evaluator) noneOnRecord(ck *Check) out {
@@ -437,10 +553,10 @@ func lower(s string) string {
 }
 
 // newest finds, among the fact's values inside the window, the newest date
-// with a usable value, and the newest unusable value dated after it (which
-// makes any result unknown). usable values on that date are then visited by
-// the caller with sameDay.
-func (e *evaluator) newest(ck *Check, usable func(*Value) bool) (best time.Time, found bool, blocker *Value) {
+// with a usable value, and a value that blocks dated on or after it (which
+// makes any result unknown; an undated unreadable value always blocks).
+// usable values on that date are then visited by the caller with sameDay.
+func (e *evaluator) newest(ck *Check, usable, blocks func(*Value) bool) (best time.Time, found bool, blocker *Value) {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
 	for i := range vals {
@@ -451,11 +567,30 @@ func (e *evaluator) newest(ck *Check, usable func(*Value) bool) (best time.Time,
 	}
 	for i := range vals {
 		v := &vals[i]
-		if e.inWindow(v, ck.Window, start) && !usable(v) && (!found || v.Date.After(best)) && (blocker == nil || v.Date.After(blocker.Date)) {
+		if !e.inWindow(v, ck.Window, start) || usable(v) || !blocks(v) {
+			continue
+		}
+		undated := v.Date.IsZero() && !v.Readable()
+		if found && !undated && v.Date.Before(best) {
+			continue
+		}
+		if blocker == nil || undated || (!(blocker.Date.IsZero() && !blocker.Readable()) && v.Date.After(blocker.Date)) {
 			blocker = v
 		}
 	}
 	return best, found, blocker
+}
+
+// firstUnreadable returns a value of the fact inside the window that cannot be read.
+func (e *evaluator) firstUnreadable(ck *Check) *Value {
+	vals := e.f[ck.Fact]
+	start := e.start(ck.Window)
+	for i := range vals {
+		if !vals[i].Readable() && e.inWindow(&vals[i], ck.Window, start) {
+			return &vals[i]
+		}
+	}
+	return nil
 }
 
 func (e *evaluator) anyInWindow(ck *Check) bool {
@@ -475,8 +610,10 @@ func unreadable(v *Value, label string) string {
 	return lower(label) + " in " + v.Source + " cannot be read: " + v.Problem
 }
 
-func hasNum(v *Value) bool   { return v.Readable() && v.HasNum }
-func readable(v *Value) bool { return v.Readable() }
+func hasNum(v *Value) bool      { return v.Readable() && v.HasNum }
+func readable(v *Value) bool    { return v.Readable() }
+func notReadable(v *Value) bool { return !v.Readable() }
+func always(*Value) bool        { return true }
 
 // numericValue reads titers reported only as "not detected" as below every dilution.
 func (e *evaluator) numericUsable(ck *Check) func(*Value) bool {
@@ -501,14 +638,14 @@ func (e *evaluator) numeric(ck *Check) out {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
 	if ck.Select == "lowest" {
-		var low, blocked *Value
+		var low, stuck *Value
 		for i := range vals {
 			v := &vals[i]
 			if !e.inWindow(v, ck.Window, start) {
 				continue
 			}
 			if !usable(v) {
-				blocked = v
+				stuck = v
 				continue
 			}
 			if low == nil || asNumber(ck, *v).Num < asNumber(ck, *low).Num {
@@ -516,15 +653,17 @@ func (e *evaluator) numeric(ck *Check) out {
 			}
 		}
 		if low == nil {
-			return e.unreadableNeed(ck, unreadable(blocked, ck.info.Label), blocked)
+			return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
 		}
+		// The lowest readable value meets the threshold: an unreadable one
+		// can only be lower or higher, the lowest of all still meets it.
 		res, reason := e.compare(ck, asNumber(ck, *low), "lowest ")
-		if res != Met && blocked != nil {
-			return e.unreadableNeed(ck, reason+"; but "+unreadable(blocked, ck.info.Label), blocked)
+		if res != Met && stuck != nil {
+			return e.unreadableNeed(ck, reason+"; but "+unreadable(stuck, ck.info.Label), stuck)
 		}
 		return e.compared(ck, res, reason, *low, e.evidence(low.Source))
 	}
-	best, found, blocker := e.newest(ck, usable)
+	best, found, blocker := e.newest(ck, usable, always)
 	if blocker != nil {
 		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
@@ -550,7 +689,7 @@ func (e *evaluator) numeric(ck *Check) out {
 			evidence = append(evidence, v.Source)
 		}
 		if r != res {
-			return e.unknown(ck, "conflicting results on "+v.Date.Format("2006-01-02")+": "+reason+"; "+why)
+			return e.conflict(ck, "conflicting results on "+v.Date.Format("2006-01-02")+": "+reason+"; "+why, first, v)
 		}
 	}
 	return e.compared(ck, res, reason, *first, evidence)
@@ -565,6 +704,7 @@ func (e *evaluator) compared(ck *Check, res Result, reason string, v Value, evid
 		if ck.ULN > 0 && v.ULN <= 0 {
 			what = " with its upper limit of normal (" + v.Source + " has no reference range)"
 		}
+		o.blocked = true
 		o.needs = []Need{{Text: ck.info.Label + e.sinceText(ck.Window) + what, unreadable: true}}
 	}
 	return o
@@ -726,35 +866,99 @@ func appendNum(b []byte, x float64) []byte {
 	return strconv.AppendFloat(b, math.Round(x*100)/100, 'f', -1, 64)
 }
 
+// yearsOld is the age in whole years on asOf of someone born on birth.
+func yearsOld(birth, asOf time.Time) int {
+	years := asOf.Year() - birth.Year()
+	if asOf.Month() < birth.Month() || (asOf.Month() == birth.Month() && asOf.Day() < birth.Day()) {
+		years--
+	}
+	return years
+}
+
+// partialDate writes the days lo..hi a partial date stands for: "2008",
+// "2008-05", or "2008-01-01 to 2008-06-30".
+func partialDate(lo, hi time.Time) string {
+	switch {
+	case lo.Month() == 1 && lo.Day() == 1 && hi.Month() == 12 && hi.Day() == 31 && lo.Year() == hi.Year():
+		return strconv.Itoa(lo.Year())
+	case lo.Day() == 1 && lo.Year() == hi.Year() && lo.Month() == hi.Month() && hi.AddDate(0, 0, 1).Day() == 1:
+		return lo.Format("2006-01")
+	}
+	return string(appendDate(nil, lo)) + " to " + string(appendDate(nil, hi))
+}
+
+// age compares the age on the as-of day. A partial birth date ("1990") is an
+// age range, unknown when it straddles the threshold; two birth dates that
+// cannot both be true, or one that cannot be read, are unknown.
 func (e *evaluator) age(ck *Check) out {
 	births := e.f["birth_date"]
 	var b *Value
+	var lo, hi time.Time // the earliest and latest day of birth the record allows
 	for i := range births {
-		if births[i].Readable() && !births[i].Date.IsZero() && (b == nil || births[i].Date.After(b.Date)) {
-			b = &births[i]
+		v := &births[i]
+		if !v.Readable() {
+			return blocked("the date of birth in "+v.Source+" cannot be read: "+v.Problem, problemLine(v))
+		}
+		if v.Date.IsZero() {
+			continue
+		}
+		until := v.Until
+		if until.Before(v.Date) {
+			until = v.Date
+		}
+		if b == nil {
+			b, lo, hi = v, v.Date, until
+			continue
+		}
+		if v.Date.After(hi) || until.Before(lo) {
+			return blocked("the record gives two dates of birth: "+partialDate(lo, hi)+" ("+b.Source+") and "+partialDate(v.Date, until)+" ("+v.Source+")",
+				"Date of birth — the record gives two ("+b.Source+": "+partialDate(lo, hi)+", "+v.Source+": "+partialDate(v.Date, until)+")")
+		}
+		if v.Date.Before(lo) {
+			lo = v.Date
+		}
+		if until.After(hi) {
+			hi = until
 		}
 	}
 	if b == nil {
 		return out{res: Unknown, reason: "no date of birth on record", needs: []Need{{Text: "Date of birth"}}}
 	}
-	years := e.asOf.Year() - b.Date.Year()
-	if e.asOf.Month() < b.Date.Month() || (e.asOf.Month() == b.Date.Month() && e.asOf.Day() < b.Date.Day()) {
-		years--
+	young, old := yearsOld(hi, e.asOf), yearsOld(lo, e.asOf)
+	res := compareRange(Value{Num: float64(young), HasNum: true}, ck.Op, *ck.Value)
+	if young != old && compareRange(Value{Num: float64(old), HasNum: true}, ck.Op, *ck.Value) != res {
+		res = Unknown
 	}
-	res := compareRange(Value{Num: float64(years), HasNum: true}, ck.Op, *ck.Value)
 	buf := append(e.buf[:0], "age "...)
-	buf = strconv.AppendInt(buf, int64(years), 10)
+	buf = strconv.AppendInt(buf, int64(young), 10)
+	if young != old {
+		buf = append(buf, "–"...)
+		buf = strconv.AppendInt(buf, int64(old), 10)
+	}
 	buf = append(buf, " on "...)
 	buf = appendDate(buf, e.asOf)
-	if res == Met {
+	if young != old {
+		buf = append(buf, " (date of birth given as "...)
+		buf = append(buf, partialDate(lo, hi)...)
+		buf = append(buf, ')')
+	}
+	switch res {
+	case Met:
 		buf = append(buf, " is "...)
-	} else {
+	case NotMet:
 		buf = append(buf, " is not "...)
+	default:
+		buf = append(buf, " cannot be compared with "...)
 	}
 	buf = append(buf, opText(ck.Op)...)
 	buf = append(buf, ' ')
 	buf = appendNum(buf, *ck.Value)
 	e.buf = buf
+	if res == Unknown {
+		o := blocked(string(buf), "Full date of birth ("+b.Source+" gives "+partialDate(lo, hi)+")")
+		o.evidence = e.evidence(b.Source)
+		return o
+	}
 	return out{res: res, reason: string(buf), evidence: e.evidence(b.Source)}
 }
 
@@ -797,11 +1001,50 @@ func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 	return NoFlag, "the lab reads it " + v.Flag.String() + " but " + fmtValue(*v) + " reads " + num.String()
 }
 
+// detection is a value's reading as detected (Positive) or not detected
+// (Negative): a number below the assay's limit ("<20") or 0 is not detected,
+// any other number is; without a number the lab's own reading decides. A
+// lab reading that contradicts the number is ambiguous (NoFlag with a note).
+func detection(v *Value) (Flag, string) {
+	num := NoFlag
+	if v.HasNum {
+		num = Positive
+		if v.Comparator == "<" || v.Comparator == "<=" || (v.Num == 0 && v.Comparator == "") {
+			num = Negative
+		}
+	}
+	switch {
+	case num == NoFlag:
+		return v.Flag, ""
+	case v.Flag == NoFlag || v.Flag == num:
+		return num, ""
+	}
+	return NoFlag, "the lab reads it " + detectedWord(v.Flag) + " but " + fmtValue(*v) + " reads " + detectedWord(num)
+}
+
+func detectedWord(f Flag) string {
+	switch f {
+	case Negative:
+		return "not detected"
+	case Positive:
+		return "detected"
+	}
+	return ""
+}
+
+// readAs is the value's reading under the check.
+func (e *evaluator) readAs(ck *Check, v *Value) (Flag, string) {
+	if ck.Is == "not-detected" {
+		return detection(v)
+	}
+	return e.reading(ck, v)
+}
+
 func (e *evaluator) qualitative(ck *Check) out {
 	if !e.anyInWindow(ck) {
 		return e.noneOnRecord(ck)
 	}
-	best, found, blocker := e.newest(ck, readable)
+	best, found, blocker := e.newest(ck, readable, notReadable)
 	if blocker != nil {
 		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
 	}
@@ -811,14 +1054,14 @@ func (e *evaluator) qualitative(ck *Check) out {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
 	var flag Flag
-	var first *Value
+	var first, flagged *Value
 	var evidence []string
 	for i := range vals {
 		v := &vals[i]
 		if !e.inWindow(v, ck.Window, start) || !v.Readable() || !v.Date.Equal(best) {
 			continue
 		}
-		f, note := e.reading(ck, v)
+		f, note := e.readAs(ck, v)
 		if first == nil {
 			first = v
 			evidence = e.evidence(v.Source)
@@ -829,19 +1072,23 @@ func (e *evaluator) qualitative(ck *Check) out {
 			if note == "" {
 				note = "the result is neither positive nor negative"
 			}
-			return e.unknown(ck, ck.info.Label+" "+fmtValue(*v)+dated(*v)+": "+note)
+			return e.ambiguous(ck, ck.info.Label+" "+fmtValue(*v)+dated(*v)+": "+note, v, note)
 		}
 		if flag != NoFlag && f != flag {
-			return e.unknown(ck, "conflicting "+lower(ck.info.Label)+" results"+dated(*v))
+			return e.conflict(ck, "conflicting "+lower(ck.info.Label)+" results"+dated(*v), flagged, v)
 		}
-		flag = f
+		flag, flagged = f, v
 	}
 	b := append(e.buf[:0], ck.info.Label...)
 	b = append(b, ' ')
 	b = appendValue(b, *first)
 	b = appendDated(b, *first)
 	b = append(b, " reads "...)
-	b = append(b, flag.String()...)
+	if ck.Is == "not-detected" {
+		b = append(b, detectedWord(flag)...)
+	} else {
+		b = append(b, flag.String()...)
+	}
 	want := Negative
 	if ck.Is == "positive" {
 		want = Positive
@@ -861,52 +1108,102 @@ func (e *evaluator) qualitative(ck *Check) out {
 	return out{res: NotMet, reason: string(b), evidence: evidence}
 }
 
+// neverPositive reads a history: any positive ever (a number at or above the
+// cutoff, or the lab's own positive reading whatever the number) fails it; a
+// reading that contradicts itself, or a value that cannot be read, leaves it
+// unknown unless a positive settles it; only negatives and nothing unreadable
+// meet it.
 func (e *evaluator) neverPositive(ck *Check) out {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
 	var neg []string
+	var amb, stuck *Value
+	var ambNote string
 	for i := range vals {
 		v := &vals[i]
-		if !e.inWindow(v, ck.Window, start) || !v.Readable() {
+		if !e.inWindow(v, ck.Window, start) {
 			continue
 		}
-		f, _ := e.reading(ck, v)
+		if !v.Readable() {
+			if stuck == nil {
+				stuck = v
+			}
+			continue
+		}
+		f, note := e.reading(ck, v)
+		if v.Flag == Positive {
+			f = Positive // the lab reads it positive: a history, whatever the number
+		}
 		switch f {
 		case Positive:
 			return out{res: NotMet, reason: ck.info.Label + " " + fmtValue(*v) + dated(*v) + " was positive", evidence: e.evidence(v.Source)}
 		case Negative:
 			neg = append(neg, v.Source)
+		default:
+			if amb == nil {
+				amb, ambNote = v, note
+			}
 		}
 	}
-	if len(neg) == 0 {
+	switch {
+	case amb != nil:
+		if ambNote == "" {
+			ambNote = "the result is neither positive nor negative"
+		}
+		return e.ambiguous(ck, ck.info.Label+" "+fmtValue(*amb)+dated(*amb)+": "+ambNote, amb, ambNote)
+	case stuck != nil:
+		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label)+", so a positive cannot be ruled out", stuck)
+	case len(neg) == 0:
 		return e.unknown(ck, "no readable "+lower(ck.info.Label)+" on record")
 	}
 	return out{res: Met, reason: "no positive " + lower(ck.info.Label) + " on record (" + strconv.Itoa(len(neg)) + " negative)", evidence: e.evidence(neg...)}
 }
 
-// positiveEvent returns the newest active diagnosis, event or positive result.
-func (e *evaluator) positiveEvent(ck *Check) *Value {
-	var best *Value
+// documented returns the newest diagnosis or event on record that counts: an
+// active one (Positive), or with ever any readable one (resolved, inactive);
+// and a value that cannot be read, if any.
+func (e *evaluator) documented(ck *Check) (best, stuck *Value) {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
 	for i := range vals {
 		v := &vals[i]
-		if e.inWindow(v, ck.Window, start) && v.Readable() && v.Flag == Positive && (best == nil || v.Date.After(best.Date)) {
+		if !e.inWindow(v, ck.Window, start) {
+			continue
+		}
+		if !v.Readable() {
+			if stuck == nil {
+				stuck = v
+			}
+			continue
+		}
+		if (v.Flag == Positive || ck.Ever) && (best == nil || v.Date.After(best.Date)) {
 			best = v
 		}
 	}
-	return best
+	return best, stuck
+}
+
+// eventReason describes a documented diagnosis or event.
+func eventReason(ck *Check, v *Value) string {
+	if v.Flag == Negative {
+		return ck.info.Label + dated(*v) + " (recorded as resolved or inactive)"
+	}
+	return ck.info.Label + dated(*v)
 }
 
 func (e *evaluator) present(ck *Check) out {
 	switch ck.info.Kind {
 	case "condition", "event":
-		if v := e.positiveEvent(ck); v != nil {
-			return out{res: Met, reason: ck.info.Label + dated(*v), evidence: e.evidence(v.Source)}
+		v, stuck := e.documented(ck)
+		switch {
+		case v != nil:
+			return out{res: Met, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
+		case stuck != nil:
+			return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
 		}
 		return e.noneOnRecord(ck)
 	}
-	best, found, blocker := e.newest(ck, readable)
+	best, found, blocker := e.newest(ck, readable, notReadable)
 	if !found {
 		if blocker != nil {
 			return e.unreadableNeed(ck, unreadable(blocker, ck.info.Label), blocker)
@@ -924,9 +1221,15 @@ func (e *evaluator) present(ck *Check) out {
 	return e.noneOnRecord(ck)
 }
 
+// absent fails on a documented diagnosis or event; it is never met (absence
+// alone rules nothing out), and a value that cannot be read blocks it.
 func (e *evaluator) absent(ck *Check) out {
-	if v := e.positiveEvent(ck); v != nil {
-		return out{res: NotMet, reason: ck.info.Label + dated(*v), evidence: e.evidence(v.Source)}
+	v, stuck := e.documented(ck)
+	switch {
+	case v != nil:
+		return out{res: NotMet, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
+	case stuck != nil:
+		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label)+", so it cannot be ruled out", stuck)
 	}
 	if e.quiet {
 		return out{res: Unknown}
@@ -934,36 +1237,118 @@ func (e *evaluator) absent(ck *Check) out {
 	return out{res: Unknown, reason: ck.none + " on record (absence alone does not rule it out)"}
 }
 
+// undocumented is met when nothing of the kind is on record and nothing
+// unreadable could be it; a documented one fails it (or, with on_positive:
+// unknown, only fails to rule it out).
+func (e *evaluator) undocumented(ck *Check) out {
+	v, stuck := e.documented(ck)
+	switch {
+	case v != nil:
+		if ck.OnPositive == "unknown" {
+			return out{res: Unknown, reason: eventReason(ck, v) + ", which alone does not rule it out", evidence: e.evidence(v.Source)}
+		}
+		return out{res: NotMet, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
+	case stuck != nil:
+		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+	}
+	return out{res: Met, reason: e.texts(ck).noneReason}
+}
+
 func (e *evaluator) coded(ck *Check) out {
 	usable := func(v *Value) bool { return v.Readable() && v.Code != "" && v.Code != "unknown" }
-	best, found, _ := e.newest(ck, usable)
+	best, found, blocker := e.newest(ck, usable, notReadable)
+	if blocker != nil {
+		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
+	}
 	if !found {
 		return e.noneOnRecord(ck)
 	}
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
-	var codes []string
-	var evidence []string
+	var first, other, match *Value
 	for i := range vals {
 		v := &vals[i]
 		if !e.inWindow(v, ck.Window, start) || !usable(v) || !v.Date.Equal(best) {
 			continue
 		}
-		if v.Code == ck.Equals || contains(ck.In, v.Code) {
-			return out{res: Met, reason: ck.info.Label + " is " + v.Code, evidence: e.evidence(v.Source)}
+		switch {
+		case first == nil:
+			first = v
+		case v.Code != first.Code && other == nil:
+			other = v
 		}
-		codes = appendUnique(codes, v.Code)
-		evidence = appendUnique(evidence, v.Source)
+		if match == nil && (v.Code == ck.Equals || contains(ck.In, v.Code)) {
+			match = v
+		}
+	}
+	if other != nil && !ck.info.Multi {
+		return e.conflict(ck, "conflicting "+lower(ck.info.Label)+dated(*first)+": "+first.Code+" ("+first.Source+"), "+other.Code+" ("+other.Source+")", first, other)
+	}
+	if match != nil {
+		return out{res: Met, reason: ck.info.Label + " is " + match.Code, evidence: e.evidence(match.Source)}
+	}
+	var codes, evidence []string
+	for i := range vals {
+		v := &vals[i]
+		if e.inWindow(v, ck.Window, start) && usable(v) && v.Date.Equal(best) {
+			codes = appendUnique(codes, v.Code)
+			evidence = appendUnique(evidence, v.Source)
+		}
 	}
 	return out{res: NotMet, reason: ck.info.Label + " is " + strings.Join(codes, ", "), evidence: evidence}
 }
 
+// policyDrug checks that the order names one of the policy's drugs. With no
+// order on record the request is taken as for the policy's drug (met).
+func (e *evaluator) policyDrug(ck *Check) out {
+	vals := e.f[ck.Fact]
+	var stuck *Value
+	var others []string
+	for i := range vals {
+		v := &vals[i]
+		if !v.Readable() {
+			if stuck == nil {
+				stuck = v
+			}
+			continue
+		}
+		if v.Code == "" {
+			continue
+		}
+		for _, d := range e.p.Drugs {
+			if strings.EqualFold(v.Code, d) {
+				return out{res: Met, reason: "the order is for " + d, evidence: e.evidence(v.Source)}
+			}
+		}
+		others = appendUnique(others, v.Code)
+	}
+	switch {
+	case stuck != nil:
+		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+	case len(others) == 0:
+		return out{res: Met, reason: "no order on record names a drug (taken as a request for " + e.p.Drugs[0] + ")"}
+	}
+	var evidence []string
+	for i := range vals {
+		if vals[i].Code != "" {
+			evidence = appendUnique(evidence, vals[i].Source)
+		}
+	}
+	return out{res: NotMet, reason: "the order is for " + strings.Join(others, " and ") + "; this policy covers " + strings.Join(e.p.Drugs, " and "), evidence: evidence}
+}
+
+// attest reads the prescriber's answer, after the structured evidence: a
+// documented finding decides whatever is attested; evidence on record that
+// cannot be read (or disagrees) leaves it unknown whatever is attested; two
+// answers of the newest date that disagree are unknown, not first-wins.
 func (e *evaluator) attest(ck *Check) out {
 	want := ck.Is == "true"
+	var stuck out
 	for _, ev := range ck.Evidence {
+		quiet := e.quiet
 		e.quiet = true
 		o := e.check(ev)
-		e.quiet = false
+		e.quiet = quiet
 		if o.res == Met {
 			res, verb := NotMet, "contradicts"
 			if want {
@@ -971,18 +1356,51 @@ func (e *evaluator) attest(ck *Check) out {
 			}
 			return out{res: res, reason: "structured evidence " + verb + " it: " + o.reason, evidence: o.evidence}
 		}
+		if o.blocked && !stuck.blocked {
+			stuck = o
+		}
 	}
-	var answer *Value
+	if stuck.blocked {
+		stuck.reason = "the record cannot settle it, whatever is attested: " + stuck.reason
+		return stuck
+	}
 	vals := e.f[ck.factKey]
+	var answer, other, unread *Value
 	for i := range vals {
 		v := &vals[i]
 		if v.Readable() && v.Flag != NoFlag && (answer == nil || v.Date.After(answer.Date)) {
 			answer = v
 		}
 	}
-	if answer == nil {
+	for i := range vals {
+		v := &vals[i]
+		switch {
+		case !v.Readable():
+			if answer == nil || v.Date.IsZero() || !v.Date.Before(answer.Date) {
+				unread = v
+			}
+		case answer != nil && v.Flag != NoFlag && v.Date.Equal(answer.Date) && v.Flag != answer.Flag:
+			other = v
+		}
+	}
+	question := strings.TrimPrefix(ck.info.Label, "Prescriber attestation: ")
+	switch {
+	case unread != nil:
+		o := blocked("the prescriber's answer in "+unread.Source+" cannot be read: "+unread.Problem, problemLine(unread))
+		o.needs[0].LinkIDs = []string{ck.Attest}
+		return o
+	case other != nil:
+		when := "on record"
+		if !answer.Date.IsZero() {
+			when = "of " + string(appendDate(nil, answer.Date))
+		}
+		o := blocked("the prescriber's answers "+when+" disagree ("+answer.Source+", "+other.Source+")",
+			"prescriber attestation ("+ck.Attest+"): "+question+" — the answers "+when+" disagree ("+answer.Source+", "+other.Source+")")
+		o.needs[0].LinkIDs = []string{ck.Attest}
+		return o
+	case answer == nil:
 		return out{res: Unknown, reason: "no prescriber attestation",
-			needs: []Need{{Text: "prescriber attestation (" + ck.Attest + "): " + strings.TrimPrefix(ck.info.Label, "Prescriber attestation: "), LinkIDs: []string{ck.Attest}}}}
+			needs: []Need{{Text: "prescriber attestation (" + ck.Attest + "): " + question, LinkIDs: []string{ck.Attest}}}}
 	}
 	yes := answer.Flag == Positive
 	reason := "prescriber attests no"
@@ -995,27 +1413,45 @@ func (e *evaluator) attest(ck *Check) out {
 	return out{res: NotMet, reason: reason, evidence: e.evidence(answer.Source)}
 }
 
-// weight returns the newest readable body weight inside the dose window, and
-// a newer unreadable one if any.
-func (e *evaluator) weight() (*Value, *Value) {
+// doseWeight is the body weight a dose is set from: the newest exact,
+// readable weight inside the dose window. When the newest weight cannot set
+// a dose, stuck says why: it cannot be read, it is a bound (">70 kg"), or
+// the weights of that day disagree (other).
+type doseWeight struct {
+	w, stuck, other *Value
+}
+
+func (e *evaluator) weight() doseWeight {
 	d := e.p.Dose
 	if d == nil {
-		return nil, nil
+		return doseWeight{}
 	}
 	ck := &Check{Fact: "weight", Window: d.window}
-	best, found, blocker := e.newest(ck, hasNum)
+	best, found, blocker := e.newest(ck, hasNum, always)
+	if blocker != nil {
+		return doseWeight{stuck: blocker}
+	}
 	if !found {
-		return nil, blocker
+		return doseWeight{}
 	}
 	vals := e.f["weight"]
 	start := e.start(d.window)
+	var w *Value
 	for i := range vals {
 		v := &vals[i]
-		if e.inWindow(v, d.window, start) && hasNum(v) && v.Date.Equal(best) {
-			return v, blocker
+		if !e.inWindow(v, d.window, start) || !hasNum(v) || !v.Date.Equal(best) {
+			continue
+		}
+		if w == nil {
+			w = v
+		} else if v.Num != w.Num || v.Comparator != w.Comparator {
+			return doseWeight{stuck: w, other: v}
 		}
 	}
-	return nil, blocker
+	if w.Comparator != "" {
+		return doseWeight{stuck: w}
+	}
+	return doseWeight{w: w}
 }
 
 func (d *DoseRule) kit(kg float64) *KitRow {
@@ -1033,13 +1469,22 @@ func (d *DoseRule) kit(kg float64) *KitRow {
 
 func (e *evaluator) doseCheck() out {
 	d := e.p.Dose
-	w, blocker := e.weight()
-	need := []Need{{Text: "Body weight" + e.sinceText(d.window)}}
+	dw := e.weight()
+	since := e.sinceText(d.window)
+	w := dw.w
 	switch {
-	case blocker != nil:
-		return out{res: Unknown, reason: "latest " + unreadable(blocker, "body weight"), needs: need}
+	case dw.other != nil:
+		return blocked("conflicting body weights"+dated(*dw.stuck)+": "+fmtValue(*dw.stuck)+" ("+dw.stuck.Source+"), "+fmtValue(*dw.other)+" ("+dw.other.Source+")",
+			"Body weight"+since+" — the weights"+dated(*dw.stuck)+" disagree ("+dw.stuck.Source+", "+dw.other.Source+")")
+	case dw.stuck != nil && !dw.stuck.Readable():
+		return blocked("latest "+unreadable(dw.stuck, "body weight"), problemLine(dw.stuck))
+	case dw.stuck != nil && dw.stuck.HasNum:
+		return blocked("body weight "+fmtValue(*dw.stuck)+dated(*dw.stuck)+" is not exact: it cannot set a dose",
+			"Body weight"+since+" as an exact value ("+dw.stuck.Source+" gives "+fmtValue(*dw.stuck)+")")
+	case dw.stuck != nil:
+		return out{res: Unknown, blocked: true, reason: "latest " + unreadable(dw.stuck, "body weight"), needs: []Need{{Text: "Body weight" + since}}}
 	case w == nil:
-		return out{res: Unknown, reason: "no body weight" + e.sinceText(d.window) + " to dose by", needs: need}
+		return out{res: Unknown, reason: "no body weight" + since + " to dose by", needs: []Need{{Text: "Body weight" + since}}}
 	}
 	vg := d.VGPerKg * w.Num
 	reason := fmtNum(d.VGPerKg) + " vg/kg × " + fmtNum(w.Num) + " kg = " + fmtNum(vg) + " vg (" + fmtNum(vg/d.VGPerML) + " mL)"
@@ -1056,7 +1501,7 @@ func (e *evaluator) doseCheck() out {
 }
 
 func (e *evaluator) dose() *Dose {
-	w, _ := e.weight()
+	w := e.weight().w
 	if w == nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed facts.yaml attestations.yaml kits.yaml policies/*.yaml
+//go:embed facts.yaml attestations.yaml kits.yaml record.yaml policies/*.yaml
 var dataFS embed.FS
 
 // FactInfo describes a fact a policy may read.
@@ -25,6 +25,9 @@ type FactInfo struct {
 	Label      string  `yaml:"label"`
 	Unit       string  `yaml:"unit"`
 	PositiveAt float64 `yaml:"positive_at"`
+	// Multi marks a set-valued coded fact (a prescriber's specialties): values
+	// on one day that differ do not disagree, any matching one counts.
+	Multi bool `yaml:"multi"`
 }
 
 // Attestation is one question only the prescriber can answer.
@@ -89,14 +92,20 @@ type Criterion struct {
 	Citation      string
 	Documentation string
 	Need          string // what to ask for when unknown (default: generated)
-	OnFail        Decision
-	Op            string // all, any, not, screen or check
-	Children      []*Criterion
-	Check         *Check
-	Line          int
+	// OnFail is what a not-met result means: Deny (the default), NotCovered,
+	// or Pend ("on_fail: unknown": the criterion is unknown instead, and Need
+	// says what to confirm).
+	OnFail   Decision
+	Op       string // all, any, not, screen or check
+	Children []*Criterion
+	Check    *Check
+	Line     int
 
 	// Composite reasons for the common single-child outcomes, prepared once.
-	metBy, notMetBy, unknownBy []string
+	metBy, notMetBy, unknownBy, blockedBy []string
+	// canFail: the criterion can come out not met. One that cannot (every
+	// failure only fails to rule out) never blocks a screen, whatever it reads.
+	canFail bool
 }
 
 // Check is a leaf test of a criterion.
@@ -109,8 +118,9 @@ type Check struct {
 	Op         string // <, <=, >, >=
 	Value      *float64
 	ULN        float64
-	Is         string // present, absent, negative, positive, never-positive, true, false
-	OnPositive string // with is: negative — "unknown" when a positive only fails to rule out
+	Is         string // present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug, true, false
+	OnPositive string // with is: negative, not-detected, undocumented — "unknown" when a positive only fails to rule out
+	Ever       bool   // condition/event facts: a resolved or inactive value (Negative) counts as documented too
 	Cutoff     *float64
 	Equals     string
 	In         []string
@@ -134,12 +144,15 @@ type dayTexts struct {
 }
 
 // reasonPrefixes start a composite's reason by the children that decided it:
-// [met, not met, unknown] for each way of combining.
-var reasonPrefixes = map[string][3]string{
-	"all":    {"", "not met: ", "not yet known: "},
-	"any":    {"met by ", "", "none met yet; not yet known: "},
-	"screen": {"ruled out by ", "evidence against: ", ""},
+// [met, not met, unknown, blocked] for each way of combining.
+var reasonPrefixes = map[string][4]string{
+	"all":    {"", "not met: ", "not yet known: ", ""},
+	"any":    {"met by ", "", "none met yet; not yet known: ", ""},
+	"screen": {"ruled out by ", "evidence against: ", "", "cannot be settled from the record: "},
 }
+
+// maxChildren bounds a composite's children (the engine tracks them in a bitmask).
+const maxChildren = 64
 
 // Window is how far back a criterion looks from the as-of date.
 type Window struct {
@@ -187,7 +200,12 @@ type Catalog struct {
 	Attestations []Attestation
 	Kits         map[string]*KitTable
 	byID         map[string]*Policy
+
+	record *yaml.Node // rules/record.yaml: the guards every policy carries
 }
+
+// recordFile is the name lint messages give the record guards.
+const recordFile = "rules/record.yaml"
 
 var (
 	catalogOnce sync.Once
@@ -295,6 +313,18 @@ func newCatalog(fsys fs.FS) (*Catalog, error) {
 	if err := readYAML(fsys, "kits.yaml", &c.Kits); err != nil {
 		return nil, err
 	}
+	b, err := fs.ReadFile(fsys, "record.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", recordFile, err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s:1: want a list of criteria", recordFile)
+	}
+	c.record = doc.Content[0]
 	return c, nil
 }
 
@@ -460,6 +490,22 @@ func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
 			p.Criteria = append(p.Criteria, cr)
 		}
 	}
+	// Every policy carries the record guards (the patient is alive, the order
+	// is for the policy's drug); their problems are reported against
+	// record.yaml, a clash of ids against the policy.
+	rl := &lintErrs{file: recordFile}
+	for _, n := range c.record.Content {
+		if id := str(field(n, "id")); id != "" {
+			if prev, dup := ids[id]; dup {
+				l.add(prev, "criterion id %q is taken by the record guards (%s:%d)", id, recordFile, n.Line)
+				delete(ids, id)
+			}
+		}
+		if cr := c.compileCriterion(rl, n, "", ids, p); cr != nil {
+			p.Criteria = append(p.Criteria, cr)
+		}
+	}
+	l.errs = append(l.errs, rl.errs...)
 	return p, l.errs
 }
 
@@ -497,8 +543,13 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 	case "", "deny":
 	case "not-covered":
 		cr.OnFail = NotCovered
+	case "unknown":
+		cr.OnFail = Pend
+		if cr.Need == "" {
+			l.add(n.Line, "criterion %s: on_fail: unknown needs a need: saying what to confirm", cr.ID)
+		}
 	default:
-		l.add(n.Line, "criterion %s: on_fail %q is not deny or not-covered", cr.ID, f)
+		l.add(n.Line, "criterion %s: on_fail %q is not deny, not-covered or unknown", cr.ID, f)
 	}
 	ops := 0
 	for _, op := range []string{"all", "any", "screen", "not", "check"} {
@@ -530,21 +581,53 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 	if ops != 1 {
 		l.add(n.Line, "criterion %s needs exactly one of all, any, screen, not, check", cr.ID)
 	}
+	if len(cr.Children) > maxChildren {
+		l.add(n.Line, "criterion %s has %d children (at most %d)", cr.ID, len(cr.Children), maxChildren)
+		cr.Children = cr.Children[:maxChildren]
+	}
 	for _, ch := range cr.Children {
 		prefix := reasonPrefixes[cr.Op]
 		cr.metBy = append(cr.metBy, prefix[0]+ch.Label)
 		cr.notMetBy = append(cr.notMetBy, prefix[1]+ch.Label)
 		cr.unknownBy = append(cr.unknownBy, prefix[2]+ch.Label)
+		cr.blockedBy = append(cr.blockedBy, prefix[3]+ch.Label)
 	}
+	cr.canFail = canFail(cr)
 	if cr.Check != nil && cr.Check.Dose && p.Dose == nil {
 		l.add(n.Line, "criterion %s checks the dose but the policy has no dose", cr.ID)
 	}
 	return cr
 }
 
+// canFail reports whether c can come out not met.
+func canFail(c *Criterion) bool {
+	if c.OnFail == Pend {
+		return false
+	}
+	switch c.Op {
+	case "check":
+		return c.Check == nil || c.Check.OnPositive != "unknown"
+	case "any":
+		for _, ch := range c.Children {
+			if !ch.canFail {
+				return false
+			}
+		}
+		return len(c.Children) > 0
+	case "all", "screen":
+		for _, ch := range c.Children {
+			if ch.canFail {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
 func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 	l.checkKeys(n, "check", "fact", "attest", "evidence", "window", "select", "op", "value", "uln",
-		"is", "on_positive", "cutoff", "equals", "in", "dose", "always")
+		"is", "on_positive", "ever", "cutoff", "equals", "in", "dose", "always")
 	ck := &Check{Fact: str(field(n, "fact")), Attest: str(field(n, "attest")), Select: str(field(n, "select")),
 		Op: str(field(n, "op")), Is: str(field(n, "is")), OnPositive: str(field(n, "on_positive")),
 		Equals: str(field(n, "equals")), Always: str(field(n, "always")), Line: n.Line}
@@ -589,9 +672,18 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 			l.add(v.Line, "criterion %s: in must be a list", id)
 		}
 	}
-	if v := field(n, "dose"); v != nil {
-		ck.Dose = v.Value == "true"
+	flag := func(key string) bool {
+		v := field(n, key)
+		if v == nil {
+			return false
+		}
+		if v.Value != "true" && v.Value != "false" {
+			l.add(v.Line, "criterion %s: %s must be true or false", id, key)
+		}
+		return v.Value == "true"
 	}
+	ck.Dose = flag("dose")
+	ck.Ever = flag("ever")
 	switch {
 	case ck.Always != "":
 		if ck.Always != "not-met" {
@@ -609,6 +701,9 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		}
 		if ck.Is != "true" && ck.Is != "false" {
 			l.add(n.Line, "criterion %s: an attestation check needs is: true or is: false", id)
+		}
+		if ck.Ever || ck.OnPositive != "" {
+			l.add(n.Line, "criterion %s: ever and on_positive go with a fact, not an attestation", id)
 		}
 		if ev := field(n, "evidence"); ev != nil {
 			if ev.Kind != yaml.SequenceNode {
@@ -650,12 +745,15 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		valid := map[string][]string{
 			"present":        {"quantity", "titer", "result", "condition", "event", "code"},
 			"absent":         {"condition", "event"},
+			"undocumented":   {"condition", "event"},
 			"negative":       {"quantity", "titer", "result"},
 			"positive":       {"quantity", "titer", "result"},
+			"not-detected":   {"quantity"},
 			"never-positive": {"quantity", "titer", "result"},
+			"policy-drug":    {"code"},
 		}[ck.Is]
 		if valid == nil {
-			l.add(n.Line, "criterion %s: is %q is not one of present, absent, negative, positive, never-positive", id, ck.Is)
+			l.add(n.Line, "criterion %s: is %q is not one of present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug", id, ck.Is)
 		} else if !contains(valid, kind) {
 			l.add(n.Line, "criterion %s: is %s does not apply to fact %s (%s)", id, ck.Is, ck.Fact, kind)
 		}
@@ -664,8 +762,15 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 			l.add(n.Line, "criterion %s: fact %s has no positive_at; give a cutoff", id, ck.Fact)
 		}
 	}
-	if ck.OnPositive != "" && (ck.OnPositive != "unknown" || ck.Is != "negative") {
-		l.add(n.Line, "criterion %s: on_positive: unknown goes only with is: negative", id)
+	if ck.OnPositive != "" && (ck.OnPositive != "unknown" || (ck.Is != "negative" && ck.Is != "not-detected" && ck.Is != "undocumented")) {
+		l.add(n.Line, "criterion %s: on_positive: unknown goes only with is: negative, not-detected or undocumented", id)
+	}
+	if ck.Ever {
+		if kind != "condition" && kind != "event" {
+			l.add(n.Line, "criterion %s: ever applies to condition and event facts, %s is %s", id, ck.Fact, kind)
+		} else if ck.Is != "present" && ck.Is != "absent" && ck.Is != "undocumented" {
+			l.add(n.Line, "criterion %s: ever goes with is: present, absent or undocumented", id)
+		}
 	}
 	if ck.Equals != "" || ck.In != nil {
 		tests++
