@@ -528,6 +528,11 @@ func TestRecordGuards(t *testing.T) {
 		t.Errorf("the policy's drug: %s", d.Decision)
 	}
 	f = ok()
+	f["requested_drug"] = []Value{{Code: "Hemgenix", Source: "Claim/c"}, {Code: "Beqvez", Source: "MedicationRequest/m"}}
+	if d = eval(t, crit, f); d.Decision != Pend || !missingHas(d, "record.order: the drug requested — the record orders Hemgenix and Beqvez (Claim/c, MedicationRequest/m)") {
+		t.Errorf("orders for two drugs: %s %q", d.Decision, d.Missing)
+	}
+	f = ok()
 	f["requested_drug"] = []Value{{Source: "MedicationRequest/m", Text: "AAV thing", Problem: "product not understood"}}
 	if d = eval(t, crit, f); d.Decision != Pend || !missingHas(d, `MedicationRequest/m "AAV thing" product not understood`) {
 		t.Errorf("unreadable order: %s %q", d.Decision, d.Missing)

@@ -609,8 +609,9 @@ func (s *Service) adjudicate(r *request, key string, pl *plan) (*Record, error) 
 		ev, ok := cache[id]
 		if !ok {
 			facts := maps.Clone(chart.Facts)
-			facts["requested_drug"] = []rules.Value{{Code: drugs[i], Source: claimRef}}
+			facts["requested_drug"] = lineOrders(chart.Facts["requested_drug"], drugs[i], claimRef)
 			ev.det = rules.Evaluate(pol, facts, rules.AsOf(asOf))
+			ev.det.Drug = drugs[i] // the line's drug, whatever else the record orders
 			ev.key = davinci.Key(chart.Patient, ev.det, facts)
 			cache[id] = ev
 		}
@@ -688,6 +689,21 @@ func claimTypeIs(raw json.RawMessage, code string) bool {
 	}) bool {
 		return c.Code == code
 	})
+}
+
+// lineOrders is what a claim line is decided on: its own drug, plus the
+// orders of the record (MedicationRequest, ServiceRequest) — not the other
+// lines of the same Claim. A record whose orders name another drug then makes
+// the line ambiguous (the record.order guard pends it), instead of the line
+// hiding the record's own order.
+func lineOrders(recorded []rules.Value, drug, claimRef string) []rules.Value {
+	var out []rules.Value
+	for _, v := range recorded {
+		if !strings.HasPrefix(v.Source, "Claim/") && v.Source != claimRef {
+			out = append(out, v)
+		}
+	}
+	return append(out, rules.Value{Code: drug, Source: claimRef})
 }
 
 // itemDrugs names the gene therapy of each Claim.item (by index) exactly as
