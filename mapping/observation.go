@@ -112,8 +112,9 @@ func (c *mapCall) mapObservation(e *entry, o *obspb.Observation) bool {
 		// A recognised panel none of whose components could be read.
 		c.unreadable(e, []string{rule.Fact}, text, "has no value", date)
 		recorded = true
-	case rule == nil && !compFacts:
-		// Not recognised: the safety net decides whether it matters.
+	case rule == nil && !compFacts && (top.val != nil || len(o.GetComponent()) > 0 || len(o.GetHasMember()) == 0):
+		// Not recognised: the safety net decides whether it matters. (A
+		// grouping of members is judged by its members, below.)
 		if facts := c.netFacts(o); len(facts) > 0 {
 			c.unreadable(e, facts, text, codeProblem(o.GetCode()), date)
 			recorded = true
