@@ -27,6 +27,8 @@ type Mapper struct {
 	attest     map[string]bool
 	net        []netTerm       // the safety net's words (vocabulary.yaml)
 	netUnits   []netUnit       // the safety net's value shapes (units)
+	netFirst   map[string]bool // first token of every safety-net word (pre-check)
+	netAlways  bool            // a word starts with a non-word byte: always run the full match
 	irrelevant map[string]bool // codes the safety net lets through
 	aliasFold  map[string]string
 }
@@ -223,13 +225,23 @@ func (m *Mapper) wantsConcept(cc gjson.Result) bool {
 			text.WriteByte(' ')
 		case "coding":
 			v.ForEach(func(_, cd gjson.Result) bool {
-				if m.obsByCode[m.codeKey(cd.Get("system").Str, cd.Get("code").Str)] != nil {
+				var sys, code string
+				cd.ForEach(func(ck, cv gjson.Result) bool {
+					switch ck.Str {
+					case "system":
+						sys = cv.Str
+					case "code":
+						code = cv.Str
+					case "display":
+						text.WriteString(cv.Str)
+						text.WriteByte(' ')
+					}
+					return true
+				})
+				if m.obsByCode[m.codeKey(sys, code)] != nil {
 					found = true
-					return false
 				}
-				text.WriteString(cd.Get("display").Str)
-				text.WriteByte(' ')
-				return true
+				return !found
 			})
 		}
 		return !found

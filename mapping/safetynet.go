@@ -52,6 +52,7 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 		return err
 	}
 	m.irrelevant = map[string]bool{}
+	m.netFirst = map[string]bool{}
 	for i, t := range v.Terms {
 		if len(t.Words) == 0 || len(t.Facts) == 0 || t.Source == "" {
 			return fmt.Errorf("mapping/vocabulary.yaml: terms[%d]: words, facts and source are required", i)
@@ -63,7 +64,13 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 			}
 		}
 		for _, w := range t.Words {
-			nt.words = append(nt.words, strings.ToLower(w))
+			w = strings.ToLower(w)
+			nt.words = append(nt.words, w)
+			if tok := firstToken(w); tok != "" {
+				m.netFirst[tok] = true
+			} else {
+				m.netAlways = true
+			}
 		}
 		for _, w := range t.Unless {
 			nt.unless = append(nt.unless, strings.ToLower(w))
@@ -103,6 +110,9 @@ func (m *Mapper) factsByText(text string) []string {
 		return nil
 	}
 	t := strings.ToLower(text)
+	if !m.mayMatch(t) {
+		return nil
+	}
 	var out []string
 	for i := range m.net {
 		nt := &m.net[i]
@@ -124,10 +134,46 @@ func (m *Mapper) anyWord(text string) bool {
 		return false
 	}
 	t := strings.ToLower(text)
+	if !m.mayMatch(t) {
+		return false
+	}
 	for i := range m.net {
 		if m.net[i].matches(t) {
 			return true
 		}
+	}
+	return false
+}
+
+// firstToken is a word's leading run of letters and digits: a whole-word
+// occurrence of the word starts with a token of the text equal to it.
+func firstToken(w string) string {
+	for i := 0; i < len(w); i++ {
+		if !isWordByte(w[i]) {
+			return w[:i]
+		}
+	}
+	return w
+}
+
+// mayMatch is the cheap pre-check: does any token of t start a vocabulary
+// word? Most texts (vital signs, chemistry) share no token with it.
+func (m *Mapper) mayMatch(t string) bool {
+	if m.netAlways {
+		return true
+	}
+	for i := 0; i < len(t); {
+		for i < len(t) && !isWordByte(t[i]) {
+			i++
+		}
+		j := i
+		for j < len(t) && isWordByte(t[j]) {
+			j++
+		}
+		if j > i && m.netFirst[t[i:j]] {
+			return true
+		}
+		i = j
 	}
 	return false
 }

@@ -162,3 +162,15 @@ func FuzzMapObservation(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWantsVitals: the decode filter on the commonest irrelevant resource.
+func BenchmarkWantsVitals(b *testing.B) {
+	m, _ := New()
+	raw := []byte(`{"resourceType":"Observation","id":"filler-1","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-b-approve"},"effectiveDateTime":"2025-01-01T10:00:00Z","valueQuantity":{"value":61,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"},"referenceRange":[{"low":{"value":1},"high":{"value":200}}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.Wants("Observation", raw) {
+			b.Fatal("wanted")
+		}
+	}
+}
