@@ -2,9 +2,10 @@ package mapping
 
 import (
 	"fmt"
-	"iter"
 	"sort"
 	"strings"
+
+	"github.com/tidwall/gjson"
 
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 
@@ -25,7 +26,11 @@ type Mapper struct {
 	facts      map[string]*rules.FactInfo
 	attest     map[string]bool
 	net        []netTerm       // the safety net's words (vocabulary.yaml)
+	netUnits   []netUnit       // the safety net's value shapes (units)
+	netFirst   map[string]bool // first token of every safety-net word (pre-check)
+	netAlways  bool            // a word starts with a non-word byte: always run the full match
 	irrelevant map[string]bool // codes the safety net lets through
+	aliasFold  map[string]string
 }
 
 type icdPrefix struct{ prefix, fact string }
@@ -86,6 +91,29 @@ func New(opts ...Option) (*Mapper, error) {
 			sys, code, _ := strings.Cut(c, "|")
 			m.obsByCode[m.codeKey(sys, code)] = r
 		}
+		for _, c := range r.LogCodes {
+			sys, code, _ := strings.Cut(c, "|")
+			if r.logCodes == nil {
+				r.logCodes = map[string]bool{}
+			}
+			r.logCodes[m.codeKey(sys, code)] = true
+			m.obsByCode[m.codeKey(sys, code)] = r
+		}
+	}
+	m.aliasFold = make(map[string]string, len(m.codes.UnitAliases))
+	for k, a := range m.codes.UnitAliases {
+		m.aliasFold[strings.ToLower(strings.TrimSpace(k))] = a
+	}
+	for lu, lin := range m.codes.LogUnits {
+		found := false
+		for _, r := range m.codes.Observations {
+			if _, ok := r.Units[lin]; ok {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("mapping/codes.yaml: log unit %q stands for %q, which no fact takes", lu, lin)
+		}
 	}
 	for _, r := range m.codes.Observations {
 		for unit, to := range r.Reroute {
@@ -140,29 +168,93 @@ func New(opts ...Option) (*Mapper, error) {
 }
 
 // wantedTypes are the resource types the mapping reads whatever their codes.
+// DiagnosticReports and DocumentReferences are read by the safety net;
+// MedicationDispense by the products reader; a nested Bundle's entries are
+// read like the outer bundle's.
 var wantedTypes = map[string]bool{
 	"Patient": true, "Condition": true, "QuestionnaireResponse": true, "MedicationRequest": true,
-	"MedicationStatement": true, "MedicationAdministration": true, "Medication": true, "Procedure": true,
-	"Claim": true, "ExplanationOfBenefit": true, "PractitionerRole": true, "Practitioner": true,
-	"ServiceRequest": true, "Coverage": true,
+	"MedicationStatement": true, "MedicationAdministration": true, "MedicationDispense": true, "Medication": true,
+	"Procedure": true, "Claim": true, "ExplanationOfBenefit": true, "PractitionerRole": true, "Practitioner": true,
+	"ServiceRequest": true, "Coverage": true, "DiagnosticReport": true, "DocumentReference": true, "Bundle": true,
 }
 
-// Wants reports whether a resource is worth decoding fully: every resource of
-// the types above, and Observations whose code.coding the tables know. codes
-// yields the resource's code.coding (system, code) pairs.
-func (m *Mapper) Wants(resourceType string, codes iter.Seq2[string, string]) bool {
+// Wants reports whether a resource is worth decoding fully, from its type and
+// JSON: every resource of the types above, and the Observations that could be
+// relevant — a recognised code at top level or in a component, a safety-net
+// word in a code's text or displays or in a coded value, a value in a unit the
+// safety net watches (Bethesda units, kPa), or contained resources. It reads
+// the JSON with gjson, one pass over the top-level keys.
+func (m *Mapper) Wants(resourceType string, raw []byte) bool {
 	if wantedTypes[resourceType] {
 		return true
 	}
-	if resourceType != "Observation" || codes == nil {
+	if resourceType != "Observation" || len(raw) == 0 {
 		return false
 	}
-	for sys, code := range codes {
-		if m.obsByCode[m.codeKey(sys, code)] != nil {
-			return true
+	want := false
+	gjson.ParseBytes(raw).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "contained":
+			want = true
+		case "code", "valueCodeableConcept":
+			want = m.wantsConcept(v)
+		case "valueQuantity":
+			want = m.wantsUnit(v)
+		case "component":
+			v.ForEach(func(_, cp gjson.Result) bool {
+				want = m.wantsConcept(cp.Get("code")) || m.wantsConcept(cp.Get("valueCodeableConcept")) || m.wantsUnit(cp.Get("valueQuantity"))
+				return !want
+			})
 		}
+		return !want
+	})
+	return want
+}
+
+// wantsConcept: a recognised code, or safety-net words in text or displays.
+func (m *Mapper) wantsConcept(cc gjson.Result) bool {
+	if !cc.IsObject() {
+		return false
 	}
-	return false
+	var text strings.Builder
+	found := false
+	cc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "text":
+			text.WriteString(v.Str)
+			text.WriteByte(' ')
+		case "coding":
+			v.ForEach(func(_, cd gjson.Result) bool {
+				var sys, code string
+				cd.ForEach(func(ck, cv gjson.Result) bool {
+					switch ck.Str {
+					case "system":
+						sys = cv.Str
+					case "code":
+						code = cv.Str
+					case "display":
+						text.WriteString(cv.Str)
+						text.WriteByte(' ')
+					}
+					return true
+				})
+				if m.obsByCode[m.codeKey(sys, code)] != nil {
+					found = true
+				}
+				return !found
+			})
+		}
+		return !found
+	})
+	return found || m.anyWord(text.String())
+}
+
+func (m *Mapper) wantsUnit(q gjson.Result) bool {
+	if !q.IsObject() {
+		return false
+	}
+	unit, _ := m.unitOfParts(q.Get("unit").Str, q.Get("system").Str, q.Get("code").Str)
+	return len(m.factsByUnit(unit, "")) > 0
 }
 
 // Chart is one patient's mapped facts.

@@ -13,8 +13,15 @@ type vocabulary struct {
 	Terms []struct {
 		Facts  []string `yaml:"facts"`
 		Words  []string `yaml:"words"`
+		Unless []string `yaml:"unless"`
 		Source string   `yaml:"source"`
 	} `yaml:"terms"`
+	Units []struct {
+		Unit   string   `yaml:"unit"`
+		Facts  []string `yaml:"facts"`
+		Unless []string `yaml:"unless"`
+		Source string   `yaml:"source"`
+	} `yaml:"units"`
 	Irrelevant []struct {
 		Code string `yaml:"code"`
 		Why  string `yaml:"why"`
@@ -22,9 +29,20 @@ type vocabulary struct {
 }
 
 // netTerm is one compiled term: lower-cased words and the facts they touch.
+// unless lists phrases that contain a word but mean something else ("platelet
+// poor plasma"): an occurrence inside one of them does not count.
 type netTerm struct {
-	words []string
-	facts []string
+	words  []string
+	unless []string
+	facts  []string
+}
+
+// netUnit is a value shape: a result in this (UCUM) unit could affect facts
+// whatever its code, unless its text names something else.
+type netUnit struct {
+	unit   string
+	unless []string
+	facts  []string
 }
 
 func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
@@ -34,6 +52,7 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 		return err
 	}
 	m.irrelevant = map[string]bool{}
+	m.netFirst = map[string]bool{}
 	for i, t := range v.Terms {
 		if len(t.Words) == 0 || len(t.Facts) == 0 || t.Source == "" {
 			return fmt.Errorf("mapping/vocabulary.yaml: terms[%d]: words, facts and source are required", i)
@@ -45,9 +64,33 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 			}
 		}
 		for _, w := range t.Words {
-			nt.words = append(nt.words, strings.ToLower(w))
+			w = strings.ToLower(w)
+			nt.words = append(nt.words, w)
+			if tok := firstToken(w); tok != "" {
+				m.netFirst[tok] = true
+			} else {
+				m.netAlways = true
+			}
+		}
+		for _, w := range t.Unless {
+			nt.unless = append(nt.unless, strings.ToLower(w))
 		}
 		m.net = append(m.net, nt)
+	}
+	for i, u := range v.Units {
+		if u.Unit == "" || len(u.Facts) == 0 || u.Source == "" {
+			return fmt.Errorf("mapping/vocabulary.yaml: units[%d]: unit, facts and source are required", i)
+		}
+		for _, f := range u.Facts {
+			if facts[f] == nil {
+				return fmt.Errorf("mapping/vocabulary.yaml: units[%d]: unknown fact %q", i, f)
+			}
+		}
+		nu := netUnit{unit: strings.ToLower(u.Unit), facts: u.Facts}
+		for _, w := range u.Unless {
+			nu.unless = append(nu.unless, strings.ToLower(w))
+		}
+		m.netUnits = append(m.netUnits, nu)
 	}
 	for i, ir := range v.Irrelevant {
 		sys, code, ok := strings.Cut(ir.Code, "|")
@@ -60,22 +103,153 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 }
 
 // factsByText lists the facts whose safety-net words occur in text (any case,
-// whole words), each once, in vocabulary order.
+// whole words, not inside one of the term's unless phrases), each once, in
+// vocabulary order.
 func (m *Mapper) factsByText(text string) []string {
 	if text == "" {
 		return nil
 	}
 	t := strings.ToLower(text)
+	if !m.mayMatch(t) {
+		return nil
+	}
 	var out []string
-	for _, nt := range m.net {
-		for _, w := range nt.words {
-			if hasWord(t, w) {
-				for _, f := range nt.facts {
-					if !contains(out, f) {
-						out = append(out, f)
-					}
+	for i := range m.net {
+		nt := &m.net[i]
+		if nt.matches(t) {
+			for _, f := range nt.facts {
+				if !contains(out, f) {
+					out = append(out, f)
 				}
+			}
+		}
+	}
+	return out
+}
+
+// anyWord reports whether any safety-net term matches text (the decode
+// filter's question: cheaper than listing the facts).
+func (m *Mapper) anyWord(text string) bool {
+	if strings.TrimSpace(text) == "" {
+		return false
+	}
+	t := strings.ToLower(text)
+	if !m.mayMatch(t) {
+		return false
+	}
+	for i := range m.net {
+		if m.net[i].matches(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstToken is a word's leading run of letters and digits: a whole-word
+// occurrence of the word starts with a token of the text equal to it.
+func firstToken(w string) string {
+	for i := 0; i < len(w); i++ {
+		if !isWordByte(w[i]) {
+			return w[:i]
+		}
+	}
+	return w
+}
+
+// mayMatch is the cheap pre-check: does any token of t start a vocabulary
+// word? Most texts (vital signs, chemistry) share no token with it.
+func (m *Mapper) mayMatch(t string) bool {
+	if m.netAlways {
+		return true
+	}
+	for i := 0; i < len(t); {
+		for i < len(t) && !isWordByte(t[i]) {
+			i++
+		}
+		j := i
+		for j < len(t) && isWordByte(t[j]) {
+			j++
+		}
+		if j > i && m.netFirst[t[i:j]] {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+func (nt *netTerm) matches(t string) bool {
+	for _, w := range nt.words {
+		if hasWord(t, w) && !maskedEverywhere(t, w, nt.unless) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskedEverywhere reports whether every whole-word occurrence of w in t lies
+// inside an occurrence of one of the unless phrases.
+func maskedEverywhere(t, w string, unless []string) bool {
+	if len(unless) == 0 {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(t[i:], w)
+		if j < 0 {
+			return true
+		}
+		j += i
+		end := j + len(w)
+		if (j == 0 || !isWordByte(t[j-1])) && (end == len(t) || !isWordByte(t[end])) && !inside(t, j, end, unless) {
+			return false
+		}
+		i = j + 1
+	}
+}
+
+// inside reports whether t[j:end] lies within an occurrence of a phrase.
+func inside(t string, j, end int, phrases []string) bool {
+	for _, p := range phrases {
+		for k := 0; k < len(t); {
+			x := strings.Index(t[k:], p)
+			if x < 0 {
 				break
+			}
+			x += k
+			if x <= j && end <= x+len(p) {
+				return true
+			}
+			k = x + 1
+		}
+	}
+	return false
+}
+
+// factsByUnit lists the facts a value in this unit could affect (the safety
+// net's value shapes), unless text names something else.
+func (m *Mapper) factsByUnit(unit, text string) []string {
+	if unit == "" {
+		return nil
+	}
+	u := strings.ToLower(unit)
+	t := strings.ToLower(text)
+	var out []string
+	for _, nu := range m.netUnits {
+		if nu.unit != u {
+			continue
+		}
+		skip := false
+		for _, w := range nu.unless {
+			if hasWord(t, w) {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		for _, f := range nu.facts {
+			if !contains(out, f) {
+				out = append(out, f)
 			}
 		}
 	}

@@ -19,8 +19,12 @@ type obsRule struct {
 	Units     map[string]float64 `yaml:"units"`
 	Reroute   map[string]string  `yaml:"reroute"`
 	Plausible []float64          `yaml:"plausible"`
+	// LogCodes are codes whose values are log10 (e.g. LOINC 29541-0): their
+	// unit must be one of log_units, never a linear one.
+	LogCodes []string `yaml:"log_codes"`
 
-	info *rules.FactInfo
+	info     *rules.FactInfo
+	logCodes map[string]bool
 }
 
 type conditionRule struct {
@@ -32,6 +36,7 @@ type conditionRule struct {
 type codeTable struct {
 	LocalSystem     string            `yaml:"local_system"`
 	UnitAliases     map[string]string `yaml:"unit_aliases"`
+	LogUnits        map[string]string `yaml:"log_units"` // log10 unit → the linear unit it stands for
 	Observations    []*obsRule        `yaml:"observations"`
 	Negative        qualSet           `yaml:"negative"`
 	Positive        qualSet           `yaml:"positive"`

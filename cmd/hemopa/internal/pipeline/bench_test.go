@@ -66,7 +66,7 @@ func benchPipeline(b *testing.B, data []byte, warm bool) {
 	}
 	if !warm {
 		m := p.Mapper
-		if p.Decoder, err = fhir.NewDecoder(fhir.WithFilter(func(pk fhir.Peek) bool { return m.Wants(pk.ResourceType, pk.Codes()) })); err != nil {
+		if p.Decoder, err = fhir.NewDecoder(fhir.WithFilter(func(pk fhir.Peek) bool { return m.Wants(pk.ResourceType, pk.Raw) })); err != nil {
 			b.Fatal(err)
 		}
 	}

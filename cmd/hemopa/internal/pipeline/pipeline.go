@@ -41,7 +41,7 @@ func New(codemapPath string) (*Pipeline, error) {
 	}
 	// The cache is bounded (memory stays flat) and pays off in the service,
 	// where the same prefetch or PAS bundle arrives more than once.
-	d, err := fhir.NewDecoder(fhir.WithFilter(func(p fhir.Peek) bool { return m.Wants(p.ResourceType, p.Codes()) }), fhir.WithCache(decodeCacheSize))
+	d, err := fhir.NewDecoder(fhir.WithFilter(func(p fhir.Peek) bool { return m.Wants(p.ResourceType, p.Raw) }), fhir.WithCache(decodeCacheSize))
 	if err != nil {
 		return nil, err
 	}
