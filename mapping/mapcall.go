@@ -107,6 +107,7 @@ func (c *mapCall) mapAll() {
 		}
 	}
 	c.mapPrescriber()
+	c.settleAttribution()
 }
 
 // readers map each resource type the mapping reads to its reader, which
@@ -124,4 +125,5 @@ var readers = map[string]func(*mapCall, *entry) bool{
 	"Procedure":                (*mapCall).mapProcedure,
 	"Claim":                    (*mapCall).mapClaim,
 	"ExplanationOfBenefit":     (*mapCall).mapClaim,
+	"MedicationDispense":       (*mapCall).mapMedication,
 }

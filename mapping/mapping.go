@@ -175,6 +175,9 @@ type Chart struct {
 	// Unreadable counts resources that are relevant but could not be read:
 	// each made the facts it could affect unknown.
 	Unreadable int
+	// Excluded lists resources that are not about this patient, or cannot be
+	// attributed to them and gave no fact: "Observation/x: subject is Patient/other".
+	Excluded []string
 }
 
 // MapOption adjusts one Map call.
