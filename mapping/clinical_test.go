@@ -521,8 +521,8 @@ func TestBirthDatePrecisionAndDeceased(t *testing.T) {
 	m := newMapper(t)
 	cases := []struct {
 		patient, date, until string
-		deceased           bool
-		deceasedOn         string
+		deceased             bool
+		deceasedOn           string
 	}{
 		{`{"resourceType":"Patient","id":"p1","birthDate":"1990"}`, "1990-01-01", "1990-12-31", false, ""},
 		{`{"resourceType":"Patient","id":"p1","birthDate":"1992-02"}`, "1992-02-01", "1992-02-29", false, ""},
