@@ -182,6 +182,7 @@ func (c *mapCall) mapAll() {
 		}
 	}
 	c.mapPrescriber()
+	c.settleAttribution()
 }
 
 // readers map each resource type the mapping reads to its reader, which
@@ -201,6 +202,7 @@ var readers = map[string]func(*mapCall, *entry) bool{
 	"ExplanationOfBenefit":     (*mapCall).mapClaim,
 	"DiagnosticReport":         (*mapCall).mapDiagnosticReport,
 	"DocumentReference":        (*mapCall).mapDocumentReference,
+	"MedicationDispense":       (*mapCall).mapMedication,
 }
 
 // lateReaders run after every other reader.

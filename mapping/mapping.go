@@ -267,6 +267,9 @@ type Chart struct {
 	// Unreadable counts resources that are relevant but could not be read:
 	// each made the facts it could affect unknown.
 	Unreadable int
+	// Excluded lists resources that are not about this patient, or cannot be
+	// attributed to them and gave no fact: "Observation/x: subject is Patient/other".
+	Excluded []string
 }
 
 // MapOption adjusts one Map call.
@@ -319,7 +322,8 @@ func (m *Mapper) LabCodes() []LabCode {
 // come from Observations (LabCodes).
 var factResources = map[string][]string{
 	"sex": {"Patient"}, "birth_date": {"Patient"},
-	"prior_gene_therapy": {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "Procedure", "Claim", "ExplanationOfBenefit"},
+	"prior_gene_therapy": {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense", "Procedure", "Claim", "ExplanationOfBenefit"},
+	"deceased":           {"Patient"},
 	"factor_prophylaxis": {"MedicationRequest", "MedicationStatement"},
 	"antiviral_therapy":  {"MedicationRequest", "MedicationStatement"},
 	"requested_drug":     {"MedicationRequest", "ServiceRequest"},
@@ -337,7 +341,8 @@ func (m *Mapper) ResourceTypesFor(facts []string) []string {
 		case strings.HasPrefix(f, "attest:"):
 			set["QuestionnaireResponse"] = true
 		case m.facts[f] != nil && m.facts[f].Kind == "condition":
-			set["Condition"] = true
+			// Claims and EOBs carry diagnoses too (histories).
+			set["Condition"], set["Claim"], set["ExplanationOfBenefit"] = true, true, true
 		default:
 			for _, t := range factResources[f] {
 				set[t] = true

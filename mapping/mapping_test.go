@@ -202,7 +202,7 @@ func TestSexPrecedence(t *testing.T) {
 func TestAttestations(t *testing.T) {
 	m, _ := New()
 	qr := func(id, status string, items string) string {
-		return `{"resourceType":"QuestionnaireResponse","id":"` + id + `","status":"` + status + `","subject":{"reference":"Patient/p1"},"authored":"2026-11-18","item":[` + items + `]}`
+		return `{"resourceType":"QuestionnaireResponse","id":"` + id + `","status":"` + status + `","subject":{"reference":"Patient/p1"},"author":{"reference":"Practitioner/dr"},"authored":"2026-11-18","item":[` + items + `]}`
 	}
 	c := mapOne(t, m,
 		qr("q1", "completed", `{"linkId":"prior-gene-therapy","answer":[{"valueBoolean":false}]},{"linkId":"group","item":[{"linkId":"factor-exposure-days-150","answer":[{"valueBoolean":true}]}]},{"linkId":"not-ours","answer":[{"valueBoolean":true}]}`),

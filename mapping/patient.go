@@ -1,6 +1,9 @@
 package mapping
 
 import (
+	"time"
+
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	patpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 
 	"hemopa/rules"
@@ -19,7 +22,12 @@ func (c *mapCall) mapPatient(e *entry) {
 	p := e.res.GetPatient()
 	src := e.ref()
 	if bd := dateOf(p.GetBirthDate()); !bd.IsZero() {
-		c.add("birth_date", rules.Value{Date: bd, Source: src})
+		c.add("birth_date", rules.Value{Date: bd, Until: dateUntil(bd, p.GetBirthDate().GetPrecision()), Source: src})
+	}
+	// A deceased patient is never approved (issue 7 §5): deceasedBoolean true
+	// or any deceasedDateTime is a positive event, dated when known.
+	if d := p.GetDeceased(); d.GetBoolean().GetValue() || d.GetDateTime() != nil {
+		c.add("deceased", rules.Value{Flag: rules.Positive, Date: dateTime(d.GetDateTime()), Source: src})
 	}
 	if sex := sexFromExtensions(p); sex != "" {
 		c.add("sex", rules.Value{Code: sex, Source: src})
@@ -27,6 +35,19 @@ func (c *mapCall) mapPatient(e *entry) {
 		c.add("sex", rules.Value{Code: g, Source: src})
 	}
 	c.chart.Read["Patient"]++
+}
+
+// dateUntil is the last day a partial date stands for: "1990" covers the
+// whole year, "1990-05" the whole month; a full date (or an unknown
+// precision, read as a day) stands for itself and has no Until.
+func dateUntil(first time.Time, p dtpb.Date_Precision) time.Time {
+	switch p {
+	case dtpb.Date_YEAR:
+		return time.Date(first.Year(), time.December, 31, 0, 0, 0, 0, time.UTC)
+	case dtpb.Date_MONTH:
+		return time.Date(first.Year(), first.Month()+1, 0, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Time{}
 }
 
 func sexFromExtensions(p *patpb.Patient) string {

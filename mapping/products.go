@@ -2,14 +2,18 @@ package mapping
 
 import (
 	"strings"
+	"time"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"hemopa/rules"
 )
 
 // productOf names the drug a CodeableConcept describes, by code (HCPCS, RxNorm,
-// NDC prefix) or by name in its text and displays.
+// NDC in any spelling) or by name in its text and displays.
 func (m *Mapper) productOf(cc *dtpb.CodeableConcept) *product {
 	if cc == nil {
 		return nil
@@ -19,16 +23,26 @@ func (m *Mapper) productOf(cc *dtpb.CodeableConcept) *product {
 			return p
 		}
 		if shortSystem(cd.system, "") == "ndc" {
-			for _, p := range m.products {
-				for _, pre := range p.NDCPrefixes {
-					if strings.HasPrefix(cd.code, pre) {
-						return p
-					}
-				}
+			if p := m.productByNDC(cd.code); p != nil {
+				return p
 			}
 		}
 	}
-	text := textOf(cc)
+	return m.productByName(textOf(cc))
+}
+
+func (m *Mapper) productByNDC(code string) *product {
+	for _, p := range m.products {
+		for _, pre := range p.NDCPrefixes {
+			if ndcMatches(code, pre) {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Mapper) productByName(text string) *product {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
@@ -52,21 +66,64 @@ func containsAny(text string, words []string) bool {
 	return false
 }
 
-// medicationConcept resolves medication[x]: a CodeableConcept, or a reference
-// to a Medication in the bundle.
-func (c *mapCall) medicationConcept(cc *dtpb.CodeableConcept, ref *dtpb.Reference) *dtpb.CodeableConcept {
+// medicationConcept resolves medication[x]: a CodeableConcept, a Medication
+// contained in the resource itself ("#id"), or a Medication in the bundle.
+func (c *mapCall) medicationConcept(e *entry, cc *dtpb.CodeableConcept, ref *dtpb.Reference) *dtpb.CodeableConcept {
 	if cc != nil {
 		return cc
 	}
-	if e := c.resolve(refString(ref)); e != nil && e.typ == "Medication" {
-		return e.res.GetMedication().GetCode()
+	s := refString(ref)
+	if strings.HasPrefix(s, "#") {
+		if cr := containedResource(e, s[1:]); cr != nil {
+			return cr.GetMedication().GetCode()
+		}
+	} else if t := c.resolve(s); t != nil && t.typ == "Medication" {
+		return t.res.GetMedication().GetCode()
+	}
+	if d := ref.GetDisplay().GetValue(); d != "" {
+		return &dtpb.CodeableConcept{Text: &dtpb.String{Value: d}}
+	}
+	return nil
+}
+
+// containedResource finds the resource with the given id among the entry's
+// own contained resources.
+func containedResource(e *entry, id string) *bcrpb.ContainedResource {
+	m := e.res.ProtoReflect()
+	od := m.Descriptor().Oneofs().ByName("oneof_resource")
+	if od == nil {
+		return nil
+	}
+	f := m.WhichOneof(od)
+	if f == nil {
+		return nil
+	}
+	res := m.Get(f).Message()
+	fd := res.Descriptor().Fields().ByName("contained")
+	if fd == nil || !fd.IsList() || fd.Kind() != protoreflect.MessageKind {
+		return nil
+	}
+	list := res.Get(fd).List()
+	for i := 0; i < list.Len(); i++ {
+		a, ok := list.Get(i).Message().Interface().(*anypb.Any)
+		if !ok {
+			continue
+		}
+		cr := &bcrpb.ContainedResource{}
+		if a.UnmarshalTo(cr) != nil {
+			continue
+		}
+		if _, cid := typeAndID(cr); cid == id {
+			return cr
+		}
 	}
 	return nil
 }
 
 // mapOrder records the gene therapy being ordered (requested_drug) and who
-// ordered it: an active or draft MedicationRequest/ServiceRequest, or a
-// preauthorization Claim's item.
+// ordered it: an active, draft or on-hold MedicationRequest/ServiceRequest, or
+// a preauthorization Claim's item. The order is the drug decided, never a
+// prior therapy (mapMedication reads only completed requests as given).
 func (c *mapCall) mapOrder(e *entry) {
 	add := func(p *product, requester *dtpb.Reference) {
 		if p == nil || p.Role != "gene-therapy" {
@@ -80,8 +137,8 @@ func (c *mapCall) mapOrder(e *entry) {
 	switch e.typ {
 	case "MedicationRequest":
 		mr := e.res.GetMedicationRequest()
-		if st := status(mr.GetStatus().GetValue()); (st == "active" || st == "draft" || st == "on-hold") && c.about(mr.GetSubject()) {
-			add(c.m.productOf(c.medicationConcept(mr.GetMedication().GetCodeableConcept(), mr.GetMedication().GetReference())), mr.GetRequester())
+		if medicationReading["MedicationRequest"][status(mr.GetStatus().GetValue())] == order && c.about(mr.GetSubject()) {
+			add(c.m.productOf(c.medicationConcept(e, mr.GetMedication().GetCodeableConcept(), mr.GetMedication().GetReference())), mr.GetRequester())
 		}
 	case "ServiceRequest":
 		sr := e.res.GetServiceRequest()
@@ -98,49 +155,86 @@ func (c *mapCall) mapOrder(e *entry) {
 	}
 }
 
+// reading is what a medication or procedure status says about the product.
+type reading int8
+
+const (
+	notGiven reading = iota // not given (not-done, not-taken, intended, cancelled …): ignored
+	given                   // given or taken, wholly or in part
+	current                 // given and in current use (an active statement)
+	order                   // an order not yet carried out: the drug decided, never a prior therapy
+	unsure                  // status unknown (or stopped before completion): could have been given
+)
+
+// medicationReading maps each resource type's status to what it says (FHIR R4
+// value sets; statuses not listed are notGiven, entered-in-error included).
+// Stopped and on-hold administrations were started: a partial infusion of a
+// gene therapy is a prior gene therapy.
+var medicationReading = map[string]map[string]reading{
+	"MedicationAdministration": {"completed": given, "in-progress": given, "stopped": given, "on-hold": given, "unknown": unsure},
+	"MedicationStatement":      {"active": current, "completed": given, "stopped": given, "on-hold": given, "unknown": unsure},
+	// A dispense handed over (completed) or being handed over (in-progress) was
+	// received; a stopped one may have been handed over in part.
+	"MedicationDispense": {"completed": given, "in-progress": given, "stopped": unsure, "unknown": unsure},
+	// A request is an order while active, draft or on-hold; completed means it
+	// was carried out; stopped (halted before all of it happened) or unknown may
+	// have been carried out in part.
+	"MedicationRequest": {"completed": given, "active": order, "draft": order, "on-hold": order, "stopped": unsure, "unknown": unsure},
+	"Procedure":         {"completed": given, "in-progress": given, "stopped": given, "on-hold": given, "unknown": unsure},
+}
+
 // mapMedication reads prior gene therapy, current factor prophylaxis and
 // current hepatitis antiviral therapy from medication resources.
 func (c *mapCall) mapMedication(e *entry) bool {
 	var (
-		p        *product
-		st       string
-		subject  *dtpb.Reference
-		date     = firstDate()
-		received bool // the product was given or taken
-		current  bool // the product is in current use
+		cc      *dtpb.CodeableConcept
+		st      string
+		subject *dtpb.Reference
+		date    time.Time
 	)
 	switch e.typ {
 	case "MedicationRequest":
 		mr := e.res.GetMedicationRequest()
 		st, subject = status(mr.GetStatus().GetValue()), mr.GetSubject()
-		p = c.m.productOf(c.medicationConcept(mr.GetMedication().GetCodeableConcept(), mr.GetMedication().GetReference()))
+		cc = c.medicationConcept(e, mr.GetMedication().GetCodeableConcept(), mr.GetMedication().GetReference())
 		date = dateTime(mr.GetAuthoredOn())
-		received, current = st == "completed", st == "active"
 	case "MedicationStatement":
 		ms := e.res.GetMedicationStatement()
 		st, subject = status(ms.GetStatus().GetValue()), ms.GetSubject()
-		p = c.m.productOf(c.medicationConcept(ms.GetMedication().GetCodeableConcept(), ms.GetMedication().GetReference()))
+		cc = c.medicationConcept(e, ms.GetMedication().GetCodeableConcept(), ms.GetMedication().GetReference())
 		eff := ms.GetEffective()
 		date = firstDate(dateTime(eff.GetDateTime()), dateTime(eff.GetPeriod().GetStart()), dateTime(ms.GetDateAsserted()))
-		received, current = st == "completed" || st == "active", st == "active"
 	case "MedicationAdministration":
 		ma := e.res.GetMedicationAdministration()
 		st, subject = status(ma.GetStatus().GetValue()), ma.GetSubject()
-		p = c.m.productOf(c.medicationConcept(ma.GetMedication().GetCodeableConcept(), ma.GetMedication().GetReference()))
+		cc = c.medicationConcept(e, ma.GetMedication().GetCodeableConcept(), ma.GetMedication().GetReference())
 		eff := ma.GetEffective()
 		date = firstDate(dateTime(eff.GetDateTime()), dateTime(eff.GetPeriod().GetStart()))
-		received = st == "completed" || st == "in-progress"
-	}
-	if p == nil || !c.about(subject) {
+	case "MedicationDispense":
+		md := e.res.GetMedicationDispense()
+		st, subject = status(md.GetStatus().GetValue()), md.GetSubject()
+		cc = c.medicationConcept(e, md.GetMedication().GetCodeableConcept(), md.GetMedication().GetReference())
+		date = firstDate(dateTime(md.GetWhenHandedOver()), dateTime(md.GetWhenPrepared()))
+	default:
 		return false
+	}
+	if !c.about(subject) {
+		return false
+	}
+	r := medicationReading[e.typ][st]
+	p := c.m.productOf(cc)
+	if p == nil {
+		return c.unnamedGeneTherapy(e, r, []*dtpb.CodeableConcept{cc}, date)
 	}
 	v := rules.Value{Flag: rules.Positive, Date: date, Code: p.Name, Source: e.ref()}
 	switch {
-	case p.Role == "gene-therapy" && received:
+	case p.Role == "gene-therapy" && (r == given || r == current):
 		c.add("prior_gene_therapy", v)
-	case p.Role == "factor" && current:
+	case p.Role == "gene-therapy" && r == unsure:
+		c.unreadable(e, []string{"prior_gene_therapy"}, recordText(cc), `status "`+st+`": cannot tell whether `+p.Name+` was given — correct the status`, date)
+	case p.Role == "factor" && (r == current || e.typ == "MedicationRequest" && st == "active"):
 		c.add("factor_prophylaxis", v)
-	case p.Role == "antiviral" && current:
+	case p.Role == "antiviral" && (r == current || e.typ == "MedicationRequest" && st == "active"):
 		c.add("antiviral_therapy", v)
 	default:
 		return false
@@ -148,64 +242,154 @@ func (c *mapCall) mapMedication(e *entry) bool {
 	return true
 }
 
-// mapProcedure reads a completed gene therapy procedure.
-func (c *mapCall) mapProcedure(e *entry) bool {
-	pr := e.res.GetProcedure()
-	st := status(pr.GetStatus().GetValue())
-	if (st != "completed" && st != "in-progress") || !c.about(pr.GetSubject()) {
+// unnamedGeneTherapy is the safety net for medication, procedure and claim
+// line concepts no product matches: one whose text or displays say gene
+// therapy (vocabulary.yaml) and that was, or may have been, given makes
+// prior_gene_therapy unreadable — it cannot be tied to a product, nor to the
+// hemophilia being treated, so a reviewer must look.
+func (c *mapCall) unnamedGeneTherapy(e *entry, r reading, ccs []*dtpb.CodeableConcept, date time.Time) bool {
+	if r != given && r != current && r != unsure {
 		return false
 	}
-	p := c.m.productOf(pr.GetCode())
-	if p == nil {
-		for _, u := range pr.GetUsedCode() {
-			if p = c.m.productOf(u); p != nil {
-				break
-			}
+	for _, cc := range ccs {
+		if cc == nil || c.m.knownIrrelevant(codingsOf(cc)) {
+			continue
+		}
+		if contains(c.m.factsByText(textOf(cc)), "prior_gene_therapy") {
+			c.unreadable(e, []string{"prior_gene_therapy"}, recordText(cc), "names a gene therapy that matches no known product — name the product or correct it", date)
+			return true
+		}
+	}
+	return false
+}
+
+// recordText is what the record calls a concept: its text, else its first
+// display, else its first code.
+func recordText(cc *dtpb.CodeableConcept) string {
+	if t := strings.TrimSpace(cc.GetText().GetValue()); t != "" {
+		return t
+	}
+	for _, cd := range codingsOf(cc) {
+		if cd.display != "" {
+			return cd.display
+		}
+	}
+	for _, cd := range codingsOf(cc) {
+		if cd.code != "" {
+			return cd.code
+		}
+	}
+	return ""
+}
+
+// mapProcedure reads a gene therapy procedure from its code, its usedCode or
+// their text.
+func (c *mapCall) mapProcedure(e *entry) bool {
+	pr := e.res.GetProcedure()
+	if !c.about(pr.GetSubject()) {
+		return false
+	}
+	st := status(pr.GetStatus().GetValue())
+	r := medicationReading["Procedure"][st]
+	if r == notGiven {
+		return false
+	}
+	ccs := append([]*dtpb.CodeableConcept{pr.GetCode()}, pr.GetUsedCode()...)
+	perf := pr.GetPerformed()
+	date := firstDate(dateTime(perf.GetDateTime()), periodDay(perf.GetPeriod()))
+	var p *product
+	for _, cc := range ccs {
+		if p = c.m.productOf(cc); p != nil {
+			break
 		}
 	}
 	if p == nil || p.Role != "gene-therapy" {
-		return false
+		return c.unnamedGeneTherapy(e, r, ccs, date)
 	}
-	perf := pr.GetPerformed()
-	date := firstDate(dateTime(perf.GetDateTime()), periodDay(perf.GetPeriod()))
+	if r == unsure {
+		c.unreadable(e, []string{"prior_gene_therapy"}, recordText(pr.GetCode()), `status "`+st+`": cannot tell whether `+p.Name+` was given — correct the status`, date)
+		return true
+	}
 	c.add("prior_gene_therapy", rules.Value{Flag: rules.Positive, Date: date, Code: p.Name, Source: e.ref()})
 	return true
 }
 
-// mapClaim reads claims history: a billed (not preauthorization) Claim or an
-// ExplanationOfBenefit with a gene therapy line is evidence of prior receipt.
+// claimLine is one billed line (or detail, or sub-detail) with its date.
+type claimLine struct {
+	cc   *dtpb.CodeableConcept
+	date time.Time
+}
+
+// mapClaim reads claims history. Diagnoses of any active Claim or
+// ExplanationOfBenefit are diagnoses (condition.go); the lines of a billed one
+// (use claim, not in error) are what was given: a gene therapy line, by HCPCS,
+// NDC, RxNorm or name, is a prior gene therapy.
 func (c *mapCall) mapClaim(e *entry) bool {
 	var (
-		items []*dtpb.CodeableConcept
-		dates []*dtpb.Period
+		lines   []claimLine
+		billed  bool
+		dx      []*dtpb.CodeableConcept
+		claimOn time.Time
 	)
 	switch e.typ {
 	case "Claim":
 		cl := e.res.GetClaim()
-		st, use := status(cl.GetStatus().GetValue()), status(cl.GetUse().GetValue())
-		if st != "active" || use != "claim" || !c.about(cl.GetPatient()) {
+		if !c.about(cl.GetPatient()) || status(cl.GetStatus().GetValue()) != "active" {
 			return false
 		}
+		billed = status(cl.GetUse().GetValue()) == "claim"
 		for _, it := range cl.GetItem() {
-			items = append(items, it.GetProductOrService())
-			dates = append(dates, itemPeriod(it.GetServiced().GetDate(), it.GetServiced().GetPeriod(), cl.GetBillablePeriod(), cl.GetCreated()))
+			d := periodDay(itemPeriod(it.GetServiced().GetDate(), it.GetServiced().GetPeriod(), cl.GetBillablePeriod(), cl.GetCreated()))
+			lines = append(lines, claimLine{it.GetProductOrService(), d})
+			for _, det := range it.GetDetail() {
+				lines = append(lines, claimLine{det.GetProductOrService(), d})
+				for _, sub := range det.GetSubDetail() {
+					lines = append(lines, claimLine{sub.GetProductOrService(), d})
+				}
+			}
 		}
+		for _, d := range cl.GetDiagnosis() {
+			dx = append(dx, d.GetDiagnosis().GetCodeableConcept())
+		}
+		claimOn = firstDate(periodDay(cl.GetBillablePeriod()), dateTime(cl.GetCreated()))
 	case "ExplanationOfBenefit":
 		eob := e.res.GetExplanationOfBenefit()
-		st, use := status(eob.GetStatus().GetValue()), status(eob.GetUse().GetValue())
-		if st != "active" || use != "claim" || status(eob.GetOutcome().GetValue()) == "error" || !c.about(eob.GetPatient()) {
+		if !c.about(eob.GetPatient()) || status(eob.GetStatus().GetValue()) != "active" || status(eob.GetOutcome().GetValue()) == "error" {
 			return false
 		}
+		billed = status(eob.GetUse().GetValue()) == "claim"
 		for _, it := range eob.GetItem() {
-			items = append(items, it.GetProductOrService())
-			dates = append(dates, itemPeriod(it.GetServiced().GetDate(), it.GetServiced().GetPeriod(), eob.GetBillablePeriod(), eob.GetCreated()))
+			d := periodDay(itemPeriod(it.GetServiced().GetDate(), it.GetServiced().GetPeriod(), eob.GetBillablePeriod(), eob.GetCreated()))
+			lines = append(lines, claimLine{it.GetProductOrService(), d})
+			for _, det := range it.GetDetail() {
+				lines = append(lines, claimLine{det.GetProductOrService(), d})
+				for _, sub := range det.GetSubDetail() {
+					lines = append(lines, claimLine{sub.GetProductOrService(), d})
+				}
+			}
 		}
+		for _, d := range eob.GetDiagnosis() {
+			dx = append(dx, d.GetDiagnosis().GetCodeableConcept())
+		}
+		claimOn = firstDate(periodDay(eob.GetBillablePeriod()), dateTime(eob.GetCreated()))
 	}
-	found := false
-	for i, cc := range items {
-		if p := c.m.productOf(cc); p != nil && p.Role == "gene-therapy" {
-			c.add("prior_gene_therapy", rules.Value{Flag: rules.Positive, Date: periodDay(dates[i]), Code: p.Name, Source: e.ref()})
+	if len(lines) > 0 && !lines[0].date.IsZero() {
+		claimOn = lines[0].date // the first line's date of service dates the diagnoses
+	}
+	found := c.claimDiagnoses(e, dx, claimOn)
+	if !billed {
+		return found
+	}
+	for _, l := range lines {
+		p := c.m.productOf(l.cc)
+		switch {
+		case p != nil && p.Role == "gene-therapy":
+			c.add("prior_gene_therapy", rules.Value{Flag: rules.Positive, Date: l.date, Code: p.Name, Source: e.ref()})
 			found = true
+		case p == nil:
+			if c.unnamedGeneTherapy(e, given, []*dtpb.CodeableConcept{l.cc}, l.date) {
+				found = true
+			}
 		}
 	}
 	return found

@@ -3,16 +3,20 @@ package mapping
 import (
 	"strings"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	qrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/questionnaire_response_go_proto"
 
 	"hemopa/rules"
 )
 
 // mapQuestionnaireResponse reads the prescriber's attestations (valueBoolean,
-// or a yes/no coding) from a completed or amended response.
+// or a yes/no coding) from a completed or amended response written by a
+// clinician who may attest (mayAttest). Every answer is kept, each dated by
+// the response: an item answered twice, or by two responses of one day, gives
+// two values of one date, and rules read disagreeing ones as unknown.
 func (c *mapCall) mapQuestionnaireResponse(e *entry, qr *qrpb.QuestionnaireResponse) bool {
 	st := status(qr.GetStatus().GetValue())
-	if (st != "completed" && st != "amended") || !c.about(qr.GetSubject()) {
+	if (st != "completed" && st != "amended") || !c.about(qr.GetSubject()) || !c.mayAttest(qr.GetAuthor()) {
 		return false
 	}
 	date := dateTime(qr.GetAuthored())
@@ -37,6 +41,51 @@ func (c *mapCall) mapQuestionnaireResponse(e *entry, qr *qrpb.QuestionnaireRespo
 	}
 	walk(qr.GetItem())
 	return found
+}
+
+// mayAttest is the rule for who may attest (issue 7 §3): the response's author
+// must be a Practitioner or a PractitionerRole — the entry it resolves to in
+// the bundle, else the type its reference (or Reference.type) names. A
+// response by the patient, a related person, a device, an organisation or no
+// one is not an attestation. When both the author and the order's requester
+// are PractitionerRoles with an organization, the organisations must be the
+// same (the requesting organisation's clinician); a Practitioner author is
+// not checked further (a Practitioner names no organisation).
+func (c *mapCall) mayAttest(author *dtpb.Reference) bool {
+	typ := ""
+	var role *entry
+	s := refString(author)
+	if t := c.resolve(s); t != nil {
+		typ = t.typ
+		if typ == "PractitionerRole" {
+			role = t
+		}
+	} else if s != "" && !strings.HasPrefix(s, "#") {
+		base := s
+		if i := strings.Index(base, "/_history/"); i > 0 {
+			base = base[:i]
+		}
+		if parts := strings.Split(strings.TrimRight(base, "/"), "/"); len(parts) >= 2 {
+			typ = parts[len(parts)-2]
+		}
+	}
+	if typ == "" {
+		typ = author.GetType().GetValue()
+	}
+	if typ != "Practitioner" && typ != "PractitionerRole" {
+		return false
+	}
+	if role != nil {
+		if req := c.resolve(c.prescribe); req != nil && req.typ == "PractitionerRole" {
+			a := refString(role.res.GetPractitionerRole().GetOrganization())
+			b := refString(req.res.GetPractitionerRole().GetOrganization())
+			ra, rb := c.resolve(a), c.resolve(b)
+			if a != "" && b != "" && a != b && (ra == nil || ra != rb) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func answerFlag(a *qrpb.QuestionnaireResponse_Item_Answer) rules.Flag {

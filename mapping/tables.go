@@ -31,6 +31,7 @@ type conditionRule struct {
 	Fact   string   `yaml:"fact"`
 	Snomed []string `yaml:"snomed"`
 	ICD10  []string `yaml:"icd10"`
+	Claims string   `yaml:"claims"` // positive | history: how a claim's diagnosis reads (condition.go)
 }
 
 type codeTable struct {
