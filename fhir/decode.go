@@ -239,9 +239,11 @@ var validators = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
 
 // validate is the one validating pass over JSON the decoder accepts: exactly
 // one JSON value; no duplicate object member names at any depth (RFC 7493
-// §2.3 — gjson reads the first of two, jsonformat may read the last); valid
-// UTF-8, lone surrogate escapes included (RFC 7493 §2.1); and no whitespace
-// or control character in a uri (FHIR's uri regex is \S*). The error's Path
+// §2.3 — gjson reads the first of two, jsonformat may read the last); no
+// member name starting with an upper-case letter (jsonformat would read
+// "Code" as code, the peek would not); valid UTF-8, lone surrogate escapes
+// included (RFC 7493 §2.1); and no whitespace or control character in a uri
+// (FHIR's uri regex is \S*). The error's Path
 // is relative (".entry[2].fullUrl", "" for the whole value): the caller
 // prefixes its root.
 func validate(data []byte) *DecodeError {
@@ -268,7 +270,10 @@ func validate(data []byte) *DecodeError {
 				return syntaxError(dec, data, err)
 			}
 			if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 {
-				uriName = isURIName(v)
+				var upper bool
+				if uriName, upper = checkName(v); upper {
+					return &DecodeError{Path: fhirPath(dec, dec.StackPointer().Parent()), Err: fmt.Errorf("key %s is not a FHIR element name (they start with a lower-case letter)", quoteName(dec.StackPointer().LastToken()))}
+				}
 				continue
 			}
 			if uriName {
@@ -296,17 +301,29 @@ func validate(data []byte) *DecodeError {
 	}
 }
 
-// isURIName reports whether a quoted member name is one of uriNames.
-func isURIName(quoted []byte) bool {
+// checkName reports whether a quoted member name is one of uriNames, and
+// whether it starts (after a primitive's "_") with an upper-case letter.
+// FHIR element names never do, but jsonformat lower-cases the first letter
+// ("Code" is read as code), while the peek reads names as they are: such a
+// name would make the two read different resources.
+func checkName(quoted []byte) (uri, upper bool) {
 	s := quoted[1 : len(quoted)-1]
 	if bytes.IndexByte(s, '\\') >= 0 {
 		u, err := jsontext.AppendUnquote(nil, quoted)
 		if err != nil {
-			return false
+			return false, false
 		}
 		s = u
 	}
-	return uriNames[string(s)] // no allocation: the map index reads string(s) in place
+	first := s
+	if len(first) > 0 && first[0] == '_' {
+		first = first[1:]
+	}
+	if len(first) > 0 {
+		r, _ := utf8.DecodeRune(first)
+		upper = unicode.IsUpper(r)
+	}
+	return uriNames[string(s)], upper // no allocation: the map index reads string(s) in place
 }
 
 // uriProblem says what makes a quoted JSON string an invalid FHIR uri ("" if nothing).
