@@ -2,10 +2,16 @@ package fhir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func TestDecodeBundle(t *testing.T) {
@@ -78,34 +84,128 @@ func TestDecodeFilterSkipsInvalidIrrelevantResources(t *testing.T) {
 	}
 }
 
-// FuzzDecodeBundle: any input gives a bundle or a DecodeError, never a panic.
+// FuzzDecodeBundle: any input gives a bundle or a DecodeError (one line),
+// never a panic; and when decoding succeeds, every kept resource is the one
+// the peek saw: the same resourceType, id and code.coding (system, code) as
+// jsonformat decoded. Seeded with the samples and with duplicate-key,
+// bad-UTF-8, bad-escape and bad-URI cases.
 func FuzzDecodeBundle(f *testing.F) {
+	// The samples' first entries, not whole files (whole samples are checked
+	// by TestStrictAcceptsSamples): small seeds mutate and minimize fast.
 	files, _ := filepath.Glob("../testdata/patients/*.json")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
+			var entries []string
+			gjson.GetBytes(b, "entry").ForEach(func(_, e gjson.Result) bool {
+				entries = append(entries, e.Raw)
+				return len(entries) < 3
+			})
+			f.Add([]byte(bundleOf(entries...)))
 		}
 	}
-	for _, s := range []string{`{}`, `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","valueQuantity":{"value":"x"}}}]}`, `null`, `{"resourceType":"Bundle","entry":[null]}`} {
+	for _, s := range []string{`{}`, `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","valueQuantity":{"value":"x"}}}]}`, `null`, `{"resourceType":"Bundle","entry":[null]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"o","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"777-3","code":"26515-7"}]}}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","resourceType":"Encounter","id":"o","status":"final","code":{"text":"x"}}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"a","i\u0064":"b"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resource\u0054ype":"Patient","id":"p"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"o","status":"final","c\u006fde":{"coding":[{"sys\u0074em":"http:\/\/loinc.org","code":"777-3"}]}}}]}`,
+		"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p\",\"name\":[{\"family\":\"\xff\"}]}}]}",
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","name":[{"family":"\ud800"}]}}]}`,
+		`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:a b","resource":{"resourceType":"Patient","id":"p"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"o","status":"final","code":{"coding":[{"system":"http://loinc.org\t","code":"777-3"}]},"subject":{"reference":"Patient/p q"}}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"p","id":"q"}}]}}]}`,
+	} {
 		f.Add([]byte(s))
 	}
-	d, err := NewDecoder()
+	var peeks []Peek
+	record := func(p Peek) bool {
+		p.Raw = nil
+		peeks = append(peeks, p)
+		return true
+	}
+	d, err := NewDecoder(WithFilter(record))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Mutants over 16 KiB teach nothing the small ones do not and decode
+		// slowly. Minimizing a large interesting input takes the fuzzer up to
+		// -fuzzminimizetime (60s) with nothing shown ("0/sec"): run with
+		// -fuzzminimizetime 5s.
+		if len(data) > 16<<10 {
+			return
+		}
+		peeks = peeks[:0]
 		b, err := d.DecodeBundle(data)
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("error is not a DecodeError: %T %v", err, err)
 			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("error is not one line: %q", err)
+			}
 			return
 		}
 		if b == nil {
 			t.Fatal("nil bundle without error")
 		}
+		if len(peeks) != len(b.GetEntry()) {
+			t.Fatalf("%d resources peeked, %d decoded", len(peeks), len(b.GetEntry()))
+		}
+		for i, e := range b.GetEntry() {
+			rt, id, codes := decoded(e.GetResource())
+			p := peeks[i]
+			if p.ResourceType != rt || p.ID != id {
+				t.Fatalf("entry %d: peek saw %s/%s, jsonformat decoded %s/%s", i, p.ResourceType, p.ID, rt, id)
+			}
+			var peeked [][2]string
+			for s, c := range p.Codes() {
+				peeked = append(peeked, [2]string{s, c})
+			}
+			if fmt.Sprint(peeked) != fmt.Sprint(codes) && !(len(peeked) == 0 && len(codes) == 0) {
+				t.Fatalf("entry %d (%s/%s): peek saw codes %v, jsonformat decoded %v", i, rt, id, peeked, codes)
+			}
+		}
 	})
+}
+
+// decoded reads the resource type, id and top-level code.coding (system,
+// code) of a decoded resource by reflection, as the peek reads them from JSON.
+func decoded(cr *bcrpb.ContainedResource) (string, string, [][2]string) {
+	m := cr.ProtoReflect()
+	od := m.Descriptor().Oneofs().Get(0)
+	fd := m.WhichOneof(od)
+	if fd == nil {
+		return "", "", nil
+	}
+	res := m.Get(fd).Message()
+	rt := string(res.Descriptor().Name())
+	str := func(msg protoreflect.Message, name string) string {
+		f := msg.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if f == nil || f.Kind() != protoreflect.MessageKind || !msg.Has(f) {
+			return ""
+		}
+		v := msg.Get(f).Message()
+		vf := v.Descriptor().Fields().ByName("value")
+		if vf == nil || vf.Kind() != protoreflect.StringKind {
+			return ""
+		}
+		return v.Get(vf).String()
+	}
+	id := str(res, "id")
+	var codes [][2]string
+	if cf := res.Descriptor().Fields().ByName("code"); cf != nil && cf.Kind() == protoreflect.MessageKind && cf.Cardinality() != protoreflect.Repeated && res.Has(cf) {
+		cc := res.Get(cf).Message()
+		if kf := cc.Descriptor().Fields().ByName("coding"); kf != nil && kf.IsList() {
+			l := cc.Get(kf).List()
+			for j := range l.Len() {
+				c := l.Get(j).Message()
+				codes = append(codes, [2]string{str(c, "system"), str(c, "code")})
+			}
+		}
+	}
+	return rt, id, codes
 }
 
 func TestDecodeCacheSharesIdenticalResources(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,133 @@ func TestQuestionnaire(t *testing.T) {
 		"prescriber-hemophilia-specialist", "prescriber-htc-hematologist", "requested-for-convenience"} {
 		if !strings.Contains(out, `"linkId": "`+link+`"`) {
 			t.Errorf("questionnaire lacks %s", link)
+		}
+	}
+}
+
+// TestBadArguments: bad arguments to evaluate and table — an empty or
+// blank policy list, unknown or repeated ids, an empty or malformed
+// --patient, a bad --as-of, missing files, directories, a malformed bundle
+// (duplicate key, invalid UTF-8, invalid URI) — each exit 2 with one line on
+// stderr naming the problem, never a panic, and nothing on stdout (tables are
+// not half-written when a later file fails).
+func TestBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := "../../testdata/patients/b-approve.json"
+	pol := "ucare-hemgenix"
+	dup := write("dup.json", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"p"}},{"resource":{"resourceType":"Observation","id":"o","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"777-3","system":"http://acme.example"}]}}}]}`)
+	utf := write("utf.json", "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p\",\"name\":[{\"family\":\"Sm\xffith\"}]}}]}")
+	uri := write("uri.json", `{"resourceType":"Bundle","type":"collection","entry":[{},{"fullUrl":"urn:uuid:a b","resource":{"resourceType":"Patient","id":"p"}}]}`)
+	cases := []struct {
+		name string
+		args []string
+		want []string // substrings of the one error line
+		not  []string // must not appear (values from the record)
+	}{
+		{"policy comma", []string{"evaluate", "--bundle", good, "--policy", ","}, []string{"--policy", "no policy id"}, nil},
+		{"policy blank", []string{"evaluate", "--bundle", good, "--policy", " "}, []string{"--policy", "is required"}, nil},
+		{"policy commas and blanks", []string{"evaluate", "--bundle", good, "--policy", " , ,", "--format", "json"}, []string{"--policy", "no policy id"}, nil},
+		{"policy empty", []string{"evaluate", "--bundle", good, "--policy", ""}, []string{"--policy is required"}, nil},
+		{"policy unknown in a list", []string{"evaluate", "--bundle", good, "--policy", pol + ",nope"}, []string{`unknown policy "nope"`, pol}, nil},
+		{"policy repeated", []string{"evaluate", "--bundle", good, "--policy", pol + ", " + pol}, []string{"--policy", pol, "more than once"}, nil},
+		{"policy all in a list", []string{"evaluate", "--bundle", good, "--policy", "all," + pol}, []string{"--policy", `"all"`}, nil},
+		{"patient empty", []string{"evaluate", "--bundle", good, "--policy", pol, "--patient", ""}, []string{"--patient", "empty"}, nil},
+		{"patient blank", []string{"evaluate", "--bundle", good, "--policy", pol, "--patient", "  "}, []string{"--patient", "empty"}, nil},
+		{"patient not an id", []string{"evaluate", "--bundle", good, "--policy", pol, "--patient", "Patient/x"}, []string{"--patient", "not a FHIR id"}, nil},
+		{"patient not in bundle", []string{"evaluate", "--bundle", good, "--policy", pol, "--patient", "someone-else"}, []string{"b-approve.json"}, nil},
+		{"as-of not a day", []string{"evaluate", "--bundle", good, "--policy", pol, "--as-of", "2026-02-30"}, []string{"--as-of", "2026-02-30"}, nil},
+		{"as-of with time", []string{"evaluate", "--bundle", good, "--policy", pol, "--as-of", "2026-11-24T00:00:00Z"}, []string{"--as-of"}, nil},
+		{"missing file", []string{"evaluate", "--bundle", filepath.Join(dir, "nope.json"), "--policy", pol}, []string{"nope.json", "no such file"}, nil},
+		{"directory", []string{"evaluate", "--bundle", dir, "--policy", pol}, []string{dir, "is a directory"}, nil},
+		{"empty file", []string{"evaluate", "--bundle", write("empty.json", ""), "--policy", pol}, []string{"empty.json", "unexpected end of input"}, nil},
+		{"duplicate key", []string{"evaluate", "--bundle", dup, "--policy", pol}, []string{"dup.json", `Bundle.entry[1].resource.code.coding[0]: duplicate key "system"`}, []string{"acme"}},
+		{"invalid UTF-8", []string{"evaluate", "--bundle", utf, "--policy", pol}, []string{"utf.json", "Bundle.entry[0].resource.name[0].family: invalid UTF-8"}, []string{"Sm"}},
+		{"invalid URI", []string{"evaluate", "--bundle", uri, "--policy", pol}, []string{"uri.json", "Bundle.entry[1].fullUrl: invalid URI (contains a space)"}, []string{"uuid"}},
+		{"invalid bundle on stdin", []string{"evaluate", "--bundle", "-", "--policy", pol}, []string{"stdin", "unexpected end of input"}, nil},
+		{"stray argument", []string{"evaluate", "--bundle", good, "--policy", pol, "extra"}, []string{`unexpected argument "extra"`}, nil},
+		{"unknown flag", []string{"evaluate", "--bundle", good, "--policy", pol, "--nope"}, []string{"-nope", "evaluate -h"}, nil},
+		{"table unknown flag", []string{"table", "--nope", good}, []string{"-nope", "table -h"}, nil},
+		{"table policy comma", []string{"table", "--policy", ",", good}, []string{"--policy", "no policy id"}, nil},
+		{"table policy blank", []string{"table", "--policy", " ", good}, []string{"--policy", "is required"}, nil},
+		{"table unknown policy", []string{"table", "--policy", "nope", good}, []string{`unknown policy "nope"`}, nil},
+		{"table bad as-of", []string{"table", "--as-of", "tomorrow", good}, []string{"--as-of"}, nil},
+		{"table no files", []string{"table"}, []string{"bundle files"}, nil},
+		{"table later file missing", []string{"table", good, filepath.Join(dir, "gone.json")}, []string{"gone.json", "no such file"}, nil},
+		{"table later file invalid", []string{"table", good, dup}, []string{"dup.json", "duplicate key"}, nil},
+		{"table directory", []string{"table", dir}, []string{dir, "is a directory"}, nil},
+		{"table flag after files", []string{"table", good, "--policy", pol}, []string{"--policy", "before the files"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errs, code := runCLI(t, "", tc.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2 (stderr %q)", code, errs)
+			}
+			if out != "" {
+				t.Errorf("stdout not empty: %.200q", out)
+			}
+			if errs == "" || strings.Count(strings.TrimRight(errs, "\n"), "\n") != 0 {
+				t.Errorf("stderr is not one line: %q", errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr %q lacks %q", errs, w)
+				}
+			}
+			for _, w := range append(tc.not, "goroutine", "panic") {
+				if strings.Contains(errs, w) {
+					t.Errorf("stderr %q contains %q", errs, w)
+				}
+			}
+		})
+	}
+}
+
+// TestGoodArgumentVariants: the lenient spellings still work — spaces around
+// ids, a trailing comma, an explicit --patient that is in the bundle.
+func TestGoodArgumentVariants(t *testing.T) {
+	good := "../../testdata/patients/b-approve.json"
+	for _, args := range [][]string{
+		{"evaluate", "--bundle", good, "--policy", " ucare-hemgenix , ", "--as-of", sampleAsOf},
+		{"evaluate", "--bundle", good, "--policy", " all ", "--as-of", sampleAsOf},
+		{"evaluate", "--bundle", good, "--policy", "ucare-hemgenix", "--as-of", sampleAsOf, "--patient", "pat-b-approve"},
+		{"table", "--policy", "ucare-hemgenix,", "--as-of", sampleAsOf, good},
+	} {
+		out, errs, code := runCLI(t, "", args...)
+		if code != 0 || out == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}
+
+// TestPanicIsOneLine: a bug that panics inside a command still ends as one
+// line on stderr and exit 1, without a stack trace.
+func TestPanicIsOneLine(t *testing.T) {
+	register("test-panic", "", func(context.Context, []string, *Env) error {
+		var xs []int
+		_ = xs[len(xs)] // index out of range
+		return nil
+	})
+	defer delete(commands, "test-panic")
+	out, errs, code := runCLI(t, "", "test-panic")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "internal error (runtime error: index out of range") || strings.Contains(errs, "goroutine") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestHelpFlag: -h lists the flags on stdout and exits 0.
+func TestHelpFlag(t *testing.T) {
+	for _, cmd := range []string{"evaluate", "table"} {
+		out, errs, code := runCLI(t, "", cmd, "-h")
+		if code != 0 || !strings.Contains(out, "-policy") || errs != "" {
+			t.Errorf("%s -h: exit %d, stdout %.80q, stderr %q", cmd, code, out, errs)
 		}
 	}
 }

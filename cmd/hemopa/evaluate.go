@@ -8,6 +8,8 @@ import (
 	"flag"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 
 	"hemopa/rules"
 )
@@ -32,8 +34,8 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&f.codemap, "codemap", "", "site code map (YAML/JSON) mapping local lab codes to facts")
 	fs.StringVar(&f.patient, "patient", "", "patient id (offline: which Patient in the bundle; live: required)")
 	f.live.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
 	}
 	onCommandLine := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { onCommandLine[fl.Name] = true })
@@ -51,6 +53,11 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	}
 	if (f.bundle == "") == (f.live.server == "") {
 		return usagef("give exactly one of --bundle FILE and --fhir-server URL")
+	}
+	patientSet := false
+	fs.Visit(func(fl *flag.Flag) { patientSet = patientSet || fl.Name == "patient" }) // command line or config
+	if err := checkPatientID(f.patient, patientSet); err != nil {
+		return err
 	}
 	policies, err := selectPolicies(f.policy)
 	if err != nil {
@@ -98,6 +105,24 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	return writeErr
+}
+
+// fhirID is FHIR R4's id type: [A-Za-z0-9\-\.]{1,64}.
+var fhirID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// checkPatientID rejects a --patient that was given but is empty, or is not a
+// FHIR id (a reference such as Patient/x, a search string): offline it would
+// match nothing, live it would be pasted into a search.
+func checkPatientID(id string, given bool) error {
+	switch {
+	case !given && id == "":
+		return nil
+	case strings.TrimSpace(id) == "":
+		return usagef("--patient is empty (give a Patient id, or leave it out offline)")
+	case !fhirID.MatchString(id):
+		return usagef("--patient %q is not a FHIR id (letters, digits, '-' and '.', at most 64)", id)
+	}
+	return nil
 }
 
 // readInput reads a file or stdin ("-") and names it for error messages.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -53,4 +55,22 @@ func applyDefaults(fs *flag.FlagSet, env *Env, configPath string) error {
 
 func envName(flagName string) string {
 	return "HEMOPA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags parses args into fs. A bad flag is one line on stderr (exit 2),
+// not the whole flag list; -h prints the flags on stdout (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string, env *Env) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(env.Stderr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(env.Stdout)
+		fmt.Fprintf(env.Stdout, "usage: hemopa %s [flags]\n", fs.Name())
+		fs.PrintDefaults()
+		return &exitError{code: 0}
+	}
+	return usagef("%v (see 'hemopa %s -h')", err, fs.Name())
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -59,8 +60,25 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes one invocation and returns the process exit code.
-func run(ctx context.Context, args []string, env *Env) int {
+// run executes one invocation and returns the process exit code. A panic in
+// a command (a bug) is one line on stderr and exit 1, not a stack trace
+// (HEMOPA_DEBUG=1 keeps the trace); runtime errors carry no record content.
+func run(ctx context.Context, args []string, env *Env) (code int) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if env.Getenv != nil && env.Getenv("HEMOPA_DEBUG") == "1" {
+			panic(r)
+		}
+		what := "unexpected state"
+		if re, ok := r.(runtime.Error); ok {
+			what = re.Error()
+		}
+		fmt.Fprintf(env.Stderr, "hemopa %s: internal error (%s) — a bug, please report it\n", args[0], oneLine(what))
+		code = 1
+	}()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(env.Stdout)
 		if len(args) == 0 {

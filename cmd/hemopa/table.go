@@ -21,11 +21,16 @@ func runTable(ctx context.Context, args []string, env *Env) error {
 	policy := fs.String("policy", "all", "policy id, a comma-separated list, or all")
 	asOf := fs.String("as-of", "", "day the look-back windows count from (YYYY-MM-DD; default today)")
 	codemap := fs.String("codemap", "", "site code map (YAML/JSON)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("give one or more bundle files")
+	}
+	for _, a := range fs.Args() {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef("%s: flags go before the files (hemopa table [flags] FILE…)", a)
+		}
 	}
 	policies, err := selectPolicies(*policy)
 	if err != nil {

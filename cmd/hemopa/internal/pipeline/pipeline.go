@@ -48,12 +48,16 @@ func New(codemapPath string) (*Pipeline, error) {
 	return &Pipeline{Decoder: d, Mapper: m}, nil
 }
 
-// SelectPolicies resolves a policy spec: an id, a comma-separated list, or "all".
+// SelectPolicies resolves a policy spec: an id, a comma-separated list, or
+// "all". Spaces around ids and empty list items (a trailing comma) are
+// ignored; a spec naming no policy, an unknown id, an id given twice or "all"
+// inside a list is an error. The result is never empty.
 func SelectPolicies(spec string) ([]*rules.Policy, error) {
 	cat, err := rules.Embedded()
 	if err != nil {
 		return nil, err
 	}
+	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		return nil, fmt.Errorf("--policy is required (an id, or all; see 'hemopa policies list')")
 	}
@@ -61,15 +65,26 @@ func SelectPolicies(spec string) ([]*rules.Policy, error) {
 		return cat.Policies, nil
 	}
 	var out []*rules.Policy
+	seen := map[string]bool{}
 	for _, id := range strings.Split(spec, ",") {
 		if id = strings.TrimSpace(id); id == "" {
 			continue
 		}
+		if id == "all" {
+			return nil, fmt.Errorf("--policy: \"all\" cannot be part of a list")
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("--policy: %s is listed more than once", id)
+		}
+		seen[id] = true
 		p, err := cat.Lookup(id)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--policy: %w", err)
 		}
 		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--policy %q: no policy id (give an id, a comma-separated list, or all; see 'hemopa policies list')", spec)
 	}
 	return out, nil
 }
