@@ -353,6 +353,12 @@ func (c *mapCall) readValue(rule *obsRule, p obsPart, v *rules.Value) (fact stri
 			return fact, true
 		}
 		v.ULN = c.uln(rule, p, unit, v.Date)
+		if !flagKind(rule) {
+			if why := c.disagreement(rule, p, v, unit, raw, rawUnit); why != "" {
+				v.Problem = why
+				return fact, true
+			}
+		}
 	case val.GetStringValue() != nil:
 		s := val.GetStringValue().GetValue()
 		if mt := titerRe.FindStringSubmatch(s); mt != nil && kind == "titer" {
@@ -527,38 +533,88 @@ var rangeSex = map[string]string{
 // are skipped; when the applicable ranges give different highs the ULN is
 // unknown (0), as it is when there is none.
 func (c *mapCall) uln(rule *obsRule, p obsPart, obsUnit string, date time.Time) float64 {
+	high, _ := c.limit(rule, p, obsUnit, date, true)
+	return high
+}
+
+// limit is the high (or low) end of the reference ranges that apply to this
+// patient, in the fact's unit, and whether one is known (see uln).
+func (c *mapCall) limit(rule *obsRule, p obsPart, obsUnit string, date time.Time, high bool) (float64, bool) {
 	sex := ""
 	if vs := c.chart.Facts["sex"]; len(vs) > 0 {
 		sex = vs[0].Code
 	}
-	uln := 0.0
+	lim, found := 0.0, false
 	for _, rr := range p.ranges {
 		if !c.rangeApplies(rr, sex, date) {
 			continue
 		}
-		h := rr.GetHigh()
-		if h == nil || h.GetValue() == nil {
+		q := rr.GetLow()
+		if high {
+			q = rr.GetHigh()
+		}
+		if q == nil || q.GetValue() == nil {
 			continue
 		}
-		n, err := strconv.ParseFloat(h.GetValue().GetValue(), 64)
+		n, err := strconv.ParseFloat(q.GetValue().GetValue(), 64)
 		if err != nil {
 			continue
 		}
 		unit := obsUnit
-		if h.GetCode().GetValue() != "" || h.GetUnit().GetValue() != "" {
-			unit, _ = c.m.unitOfParts(h.GetUnit().GetValue(), h.GetSystem().GetValue(), h.GetCode().GetValue())
+		if q.GetCode().GetValue() != "" || q.GetUnit().GetValue() != "" {
+			unit, _ = c.m.unitOfParts(q.GetUnit().GetValue(), q.GetSystem().GetValue(), q.GetCode().GetValue())
 		}
 		f, ok := rule.Units[unit]
 		if !ok {
-			return 0 // a range in a unit we cannot convert: the ULN is not known
+			return 0, false // a range in a unit we cannot convert: the limit is not known
 		}
-		if high := n * f; uln == 0 {
-			uln = high
-		} else if math.Abs(high-uln) > 1e-9*math.Max(1, uln) {
-			return 0
+		if x := n * f; !found {
+			lim, found = x, true
+		} else if math.Abs(x-lim) > 1e-9*math.Max(1, math.Abs(lim)) {
+			return 0, false
 		}
 	}
-	return uln
+	return lim, found
+}
+
+// interpretation directions (v3 ObservationInterpretation) checked against a value.
+var interpDirection = map[string]int{"L": -1, "LL": -1, "LU": -1, "<": -1, "H": 1, "HH": 1, "HU": 1, ">": 1, "N": 0}
+
+// disagreement says how a numeric value contradicts the lab's own
+// low/high/normal interpretation — judged against the patient's reference
+// range, else the usual interval in codes.yaml (`usual:`) — or "" when it
+// does not (or cannot be judged). A platelet count of 212 flagged critical
+// low is not a result to decide on.
+func (c *mapCall) disagreement(rule *obsRule, p obsPart, v *rules.Value, unit, raw, rawUnit string) string {
+	for _, in := range p.interp {
+		for _, cd := range codingsOf(in) {
+			if !strings.HasSuffix(cd.system, "v3-ObservationInterpretation") {
+				continue
+			}
+			dir, ok := interpDirection[strings.ToUpper(cd.code)]
+			if !ok {
+				continue
+			}
+			lo, okLo := c.limit(rule, p, unit, v.Date, false)
+			hi, okHi := c.limit(rule, p, unit, v.Date, true)
+			if !okLo && !okHi && len(rule.Usual) == 2 {
+				lo, hi, okLo, okHi = rule.Usual[0], rule.Usual[1], true, true
+			}
+			bad := false
+			switch dir {
+			case -1: // flagged low, yet above the low limit
+				bad = okLo && v.Num > lo || !okLo && okHi && v.Num > hi
+			case 1: // flagged high, yet below the high limit
+				bad = okHi && v.Num < hi || !okHi && okLo && v.Num < lo
+			default: // flagged normal, yet outside the range
+				bad = okLo && v.Num < lo || okHi && v.Num > hi
+			}
+			if bad {
+				return "value " + raw + " " + rawUnit + " disagrees with its own interpretation " + strconv.Quote(cd.code) + " — correct the result"
+			}
+		}
+	}
+	return ""
 }
 
 func (c *mapCall) rangeApplies(rr *obspb.Observation_ReferenceRange, sex string, date time.Time) bool {

@@ -277,3 +277,40 @@ func TestReferenceRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestNumberAgainstOwnFlag: a count whose own low/high/normal flag
+// contradicts it (judged by its reference range, else the usual interval) is
+// not a result to decide on; one that agrees is read as usual.
+func TestNumberAgainstOwnFlag(t *testing.T) {
+	m, _ := New()
+	plt := func(value, flag, ranges string) string {
+		extra := []string{interp(flag)}
+		if ranges != "" {
+			extra = append(extra, `"referenceRange":[`+ranges+`]`)
+		}
+		return obs("o", loinc, "777-3", qty(value, "10*3/uL"), extra...)
+	}
+	cases := []struct {
+		name, res string
+		unreadable bool
+	}{
+		{"critical low at 212, no range (usual 150–450)", plt("212", "LL", ""), true},
+		{"low at 120, no range", plt("120", "L", ""), false},
+		{"low at 160 against its range 150–400", plt("160", "L", `{"low":{"value":150},"high":{"value":400}}`), true},
+		{"low at 140 against its range 150–400", plt("140", "L", `{"low":{"value":150},"high":{"value":400}}`), false},
+		{"high at 300 against its range 150–400", plt("300", "H", `{"low":{"value":150},"high":{"value":400}}`), true},
+		{"normal at 40 against its range 150–400", plt("40", "N", `{"low":{"value":150},"high":{"value":400}}`), true},
+		{"normal at 212 against its range", plt("212", "N", `{"low":{"value":150},"high":{"value":400}}`), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := mapOne(t, m, tc.res).Facts["platelets"]
+			if len(vs) != 1 {
+				t.Fatalf("values %+v", vs)
+			}
+			if got := !vs[0].Readable(); got != tc.unreadable || got && !strings.Contains(vs[0].Problem, "disagrees with its own interpretation") {
+				t.Errorf("problem %q, want unreadable=%v", vs[0].Problem, tc.unreadable)
+			}
+		})
+	}
+}

@@ -19,6 +19,9 @@ type obsRule struct {
 	Units     map[string]float64 `yaml:"units"`
 	Reroute   map[string]string  `yaml:"reroute"`
 	Plausible []float64          `yaml:"plausible"`
+	// Usual is the usual adult reference interval, used only to judge a
+	// result's own low/high flag when the result carries no reference range.
+	Usual []float64 `yaml:"usual"`
 	// LogCodes are codes whose values are log10 (e.g. LOINC 29541-0): their
 	// unit must be one of log_units, never a linear one.
 	LogCodes []string `yaml:"log_codes"`
