@@ -264,6 +264,21 @@ def main():
            "subject": c.subj(), "effectiveDateTime": "2024-08-02T10:00:00Z"})
     c.write("a-prior-gene")
 
+    # 12–14. Hemophilia B ordering Beqvez (label-aligned-beqvez): documented; AAVRh74var NAb detected; NAb missing.
+    def beqvez(pid, family, given, birth):
+        c = hemophilia_b(pid, family, given, birth)
+        c.drop("mr-" + pid)
+        c.order("J1414", "Beqvez (fidanacogene elaparvovec-dzkt) one-time IV infusion")
+        return c
+
+    beqvez("pat-b-beqvez", "Lindqvist", "Erik", "1984-10-09").write("b-beqvez-approve")
+    c = beqvez("pat-b-beqvez-nab", "Osei", "Kwame", "1991-04-22")
+    c.get("obs-aavrh74")["valueCodeableConcept"] = DET
+    c.write("b-beqvez-deny-nab")
+    c = beqvez("pat-b-beqvez-pend", "Moreau", "Luc", "1979-12-01")
+    c.drop("obs-aavrh74")
+    c.write("b-beqvez-pend-nab")
+
 
 if __name__ == "__main__":
     main()

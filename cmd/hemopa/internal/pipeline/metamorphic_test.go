@@ -33,10 +33,10 @@ var metaAsOf = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 // "every approving sample still approves".
 var approvingBaseline = []string{
 	"a-approve/ny-pharmacy-109-roctavian",
-	"b-approve/label-aligned-beqvez", "b-approve/label-aligned-hemgenix", "b-approve/ny-pharmacy-109-hemgenix", "b-approve/ucare-hemgenix",
-	"b-birthsex-female/label-aligned-beqvez", "b-birthsex-female/label-aligned-hemgenix", "b-birthsex-female/ny-pharmacy-109-hemgenix",
-	"b-inhibitor-history/label-aligned-beqvez", "b-inhibitor-history/label-aligned-hemgenix",
-	"b-unreadable/label-aligned-beqvez",
+	"b-approve/label-aligned-hemgenix", "b-approve/ny-pharmacy-109-hemgenix", "b-approve/ucare-hemgenix",
+	"b-beqvez-approve/label-aligned-beqvez",
+	"b-birthsex-female/label-aligned-hemgenix", "b-birthsex-female/ny-pharmacy-109-hemgenix",
+	"b-inhibitor-history/label-aligned-hemgenix",
 }
 
 type metaSample struct {
