@@ -332,7 +332,7 @@ func payerPolicy(payer, drug string) string {
 	switch {
 	case payer == "ucare" && drug == "Hemgenix":
 		return "ucare-hemgenix"
-	case payer == "ny":
+	case payer == "ny" && drug != "Beqvez":
 		return map[string]string{"Hemgenix": "ny-pharmacy-109-hemgenix", "Roctavian": "ny-pharmacy-109-roctavian"}[drug]
 	case payer == "bcbsms" && drug != "Roctavian":
 		return "bcbsms-hemophilia-b-gene-therapy"

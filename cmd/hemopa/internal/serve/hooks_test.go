@@ -144,8 +144,11 @@ func TestSampleHooks(t *testing.T) {
 	ts := newTestServer(t, serverOpts{})
 	for _, patient := range samplePatients(t) {
 		drug := "Hemgenix"
-		if strings.HasPrefix(patient, "a-") {
+		switch {
+		case strings.HasPrefix(patient, "a-"):
 			drug = "Roctavian"
+		case strings.HasPrefix(patient, "b-beqvez-"):
+			drug = "Beqvez"
 		}
 		for _, payer := range []string{"ucare", "ny", "bcbsms", "other"} {
 			policy := payerPolicy(payer, drug)
