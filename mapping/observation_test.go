@@ -291,7 +291,7 @@ func TestNumberAgainstOwnFlag(t *testing.T) {
 		return obs("o", loinc, "777-3", qty(value, "10*3/uL"), extra...)
 	}
 	cases := []struct {
-		name, res string
+		name, res  string
 		unreadable bool
 	}{
 		{"critical low at 212, no range (usual 150–450)", plt("212", "LL", ""), true},

@@ -581,18 +581,6 @@ func (e *evaluator) newest(ck *Check, usable, blocks func(*Value) bool) (best ti
 	return best, found, blocker
 }
 
-// firstUnreadable returns a value of the fact inside the window that cannot be read.
-func (e *evaluator) firstUnreadable(ck *Check) *Value {
-	vals := e.f[ck.Fact]
-	start := e.start(ck.Window)
-	for i := range vals {
-		if !vals[i].Readable() && e.inWindow(&vals[i], ck.Window, start) {
-			return &vals[i]
-		}
-	}
-	return nil
-}
-
 func (e *evaluator) anyInWindow(ck *Check) bool {
 	start := e.start(ck.Window)
 	for i := range e.f[ck.Fact] {
