@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,10 +104,60 @@ func connect(ctx context.Context, l *liveFlags, resourceTypes []string, env *Env
 	return conn, nil
 }
 
-// fetchPlan lists the searches that bring everything the policies read about
-// one patient, sent as one batch: Observations by the mapper's codes (with a
-// date floor where every policy's window allows one), and the other resource
-// types that carry the facts.
+// observationCategories are the FHIR R4 observation-category codes
+// ([fhir.ObservationCategorySystem]) the live fetch asks for whatever the
+// code, so that results no code table knows reach the mapping's safety net.
+// history marks the categories that can hold a fact the policies read over
+// the whole record — laboratory (inhibitor titers, factor activity), imaging
+// and exam (a liver finding such as cirrhosis stays a finding): they are
+// searched over the whole record whenever a policy reads such a fact without
+// a window. Vital signs hold measurements of now (weight) and are searched
+// within the longest window the policies use.
+var observationCategories = []struct {
+	code    string
+	history bool
+}{{"laboratory", true}, {"imaging", true}, {"exam", true}, {"vital-signs", false}}
+
+// recordTypes are the resource types the live fetch reads in full (any
+// status, any date) besides Patient and Observation: where diagnoses,
+// histories, medicines given or billed, procedures, attestations and reports
+// are written. include names what each search brings along (the referenced
+// Medication, the order's requester).
+var recordTypes = []struct{ typ, include string }{
+	{"Claim", ""},
+	{"Condition", ""},
+	{"DiagnosticReport", ""},
+	{"DocumentReference", ""},
+	{"ExplanationOfBenefit", ""},
+	{"MedicationAdministration", "&_include=MedicationAdministration:medication"},
+	{"MedicationDispense", "&_include=MedicationDispense:medication"},
+	{"MedicationRequest", "&_include=MedicationRequest:requester&_include=MedicationRequest:medication"},
+	{"MedicationStatement", "&_include=MedicationStatement:medication"},
+	{"Procedure", ""},
+	{"QuestionnaireResponse", ""},
+}
+
+// fetchPlan lists the searches that bring one patient's record, sent as one
+// batch (HAPI answers each with a single page at _count=1000; more pages cost
+// a round trip each, past the client's page cap the fetch fails rather than
+// decide on part of the record):
+//
+//   - the Patient;
+//   - Observations by the mapper's codes: codes read over the whole record
+//     with no date, codes read over a window from the earliest day a policy's
+//     window for that fact reaches (as before — they also catch known codes
+//     filed under another category);
+//   - Observations by category, whatever their code: the history categories
+//     over the whole record when a policy reads an Observation or a diagnosis
+//     without a window, the others dated on or after the start of the longest
+//     window any selected policy uses (floor) or undated; plus every
+//     Observation with no category at all (category:missing=true);
+//   - every Condition, medication resource, Procedure, Claim, EOB,
+//     QuestionnaireResponse, DiagnosticReport and DocumentReference, in any
+//     status (the mapping judges statuses), and whatever else the mapper says
+//     carries a fact (ServiceRequest).
+//
+// With no windowed fact at all every category is read over the whole record.
 func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, asOf time.Time) []string {
 	windows := map[string]rules.Window{}
 	unbounded := map[string]bool{}
@@ -132,19 +183,21 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 	}
 	sort.Strings(facts)
 	pid := url.QueryEscape(patientID)
-	var searches []string
-	// Observations: codes read over the whole record, then codes read over a window.
+	searches := []string{"Patient?_id=" + pid}
+	// Observations by code: codes read over the whole record, then codes read over a window.
 	var always, recent []string
-	var floor time.Time
+	var codeFloor time.Time
+	obsFacts := map[string]bool{}
 	for _, lc := range m.LabCodes() {
+		obsFacts[lc.Fact] = true
 		token := lc.System + "|" + lc.Code
 		switch {
 		case unbounded[lc.Fact]:
 			always = append(always, token)
-		case windows[lc.Fact].Days > 0 || windows[lc.Fact].Months > 0:
+		case !windows[lc.Fact].IsZero():
 			recent = append(recent, token)
-			if s := windows[lc.Fact].Start(asOf); floor.IsZero() || s.Before(floor) {
-				floor = s
+			if s := windows[lc.Fact].Start(asOf); codeFloor.IsZero() || s.Before(codeFloor) {
+				codeFloor = s
 			}
 		}
 	}
@@ -152,21 +205,95 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(always, ",")+"&_count=1000")
 	}
 	if len(recent) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(recent, ",")+"&date=ge"+floor.Format("2006-01-02")+"&_count=1000")
+		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(recent, ",")+"&date=ge"+codeFloor.Format("2006-01-02")+"&_count=1000")
+	}
+	// Observations by category, whatever the code.
+	floor := longestWindowStart(windows, asOf)
+	history := floor.IsZero()
+	for f := range unbounded {
+		if obsFacts[f] || slices.Contains(m.ResourceTypesFor([]string{f}), "Condition") {
+			history = true
+		}
+	}
+	var whole, windowed []string
+	for _, c := range observationCategories {
+		if floor.IsZero() || (c.history && history) {
+			whole = append(whole, c.code)
+		} else {
+			windowed = append(windowed, c.code)
+		}
+	}
+	if len(whole) > 0 {
+		searches = append(searches, "Observation?patient="+pid+"&category="+fhir.ObservationCategories(whole...)+"&_count=1000")
+	}
+	if len(windowed) > 0 {
+		cats := fhir.ObservationCategories(windowed...)
+		searches = append(searches,
+			"Observation?patient="+pid+"&category="+cats+"&date=ge"+floor.Format("2006-01-02")+"&_count=1000",
+			"Observation?patient="+pid+"&category="+cats+"&date:missing=true&_count=1000")
+	}
+	searches = append(searches, "Observation?patient="+pid+"&category:missing=true&_count=1000")
+	// Every other resource type that holds the record, plus any the mapper names.
+	types := map[string]string{}
+	for _, rt := range recordTypes {
+		types[rt.typ] = rt.include
 	}
 	for _, t := range m.ResourceTypesFor(facts) {
+		if _, ok := types[t]; !ok {
+			types[t] = ""
+		}
+	}
+	names := make([]string, 0, len(types))
+	for t := range types {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
 		switch t {
-		case "Patient":
-			searches = append(searches, "Patient?_id="+pid)
+		case "Patient", "Observation":
+			// Above.
 		case "PractitionerRole":
-			// Reached through the order's requester (_include below, then a second trip if needed).
-		case "MedicationRequest":
-			searches = append(searches, "MedicationRequest?patient="+pid+"&_include=MedicationRequest:requester&_include=MedicationRequest:medication&_count=1000")
+			// Reached through the order's requester (_include, then a second trip if needed).
 		default:
-			searches = append(searches, t+"?patient="+pid+"&_count=1000")
+			searches = append(searches, t+"?patient="+pid+types[t]+"&_count=1000")
 		}
 	}
 	return searches
+}
+
+// longestWindowStart is the first day of the longest window among windows
+// for an as-of day; zero when there is none.
+func longestWindowStart(windows map[string]rules.Window, asOf time.Time) time.Time {
+	var floor time.Time
+	for _, w := range windows {
+		if s := w.Start(asOf); !w.IsZero() && (floor.IsZero() || s.Before(floor)) {
+			floor = s
+		}
+	}
+	return floor
+}
+
+// planTypes lists the resource types a plan reads (search types and what
+// their _include brings), plus the prescriber's PractitionerRole: the read
+// scopes the live path asks for.
+func planTypes(plan []string) []string {
+	set := map[string]bool{"PractitionerRole": true}
+	for _, s := range plan {
+		t, q, _ := strings.Cut(s, "?")
+		set[t] = true
+		if strings.Contains(q, ":medication") {
+			set["Medication"] = true
+		}
+		if strings.Contains(q, ":requester") {
+			set["Practitioner"] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // fetchPatient runs the plan as one batch, plus one search for the
@@ -240,13 +367,7 @@ func evaluateLive(ctx context.Context, p *pipeline.Pipeline, f *evalFlags, polic
 	if f.patient == "" {
 		return nil, nil, usagef("--patient is required with --fhir-server")
 	}
-	var facts []string
-	for _, pol := range policies {
-		for fact := range pol.FactWindows() {
-			facts = append(facts, fact)
-		}
-	}
-	types := append([]string{"Observation"}, p.Mapper.ResourceTypesFor(facts)...)
+	types := planTypes(fetchPlan(p.Mapper, policies, f.patient, asOf))
 	conn, err := connect(ctx, &f.live, types, env)
 	if err != nil {
 		return nil, nil, err
