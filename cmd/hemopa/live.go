@@ -104,19 +104,16 @@ func connect(ctx context.Context, l *liveFlags, resourceTypes []string, env *Env
 	return conn, nil
 }
 
-// observationCategories are the FHIR R4 observation-category codes
-// ([fhir.ObservationCategorySystem]) the live fetch asks for whatever the
-// code, so that results no code table knows reach the mapping's safety net.
-// history marks the categories that can hold a fact the policies read over
-// the whole record — laboratory (inhibitor titers, factor activity), imaging
-// and exam (a liver finding such as cirrhosis stays a finding): they are
-// searched over the whole record whenever a policy reads such a fact without
-// a window. Vital signs hold measurements of now (weight) and are searched
-// within the longest window the policies use.
-var observationCategories = []struct {
-	code    string
-	history bool
-}{{"laboratory", true}, {"imaging", true}, {"exam", true}, {"vital-signs", false}}
+// windowedCategory is the one FHIR R4 observation category
+// ([fhir.ObservationCategorySystem]) the live fetch reads only within the
+// longest window the policies use: vital signs are measurements of now
+// (weight) and the bulk of a long record. Every other Observation —
+// laboratory, imaging, exam, any other category or none, whatever the code —
+// is read over the whole record whenever a policy reads an Observation or a
+// diagnosis without a window (an inhibitor titer is a history; a liver
+// finding of cirrhosis stays a finding), so that results no code table knows
+// reach the mapping's safety net.
+const windowedCategory = "vital-signs"
 
 // recordTypes are the resource types the live fetch reads in full (any
 // status, any date) besides Patient and Observation: where diagnoses,
@@ -139,25 +136,25 @@ var recordTypes = []struct{ typ, include string }{
 
 // fetchPlan lists the searches that bring one patient's record, sent as one
 // batch (HAPI answers each with a single page at _count=1000; more pages cost
-// a round trip each, past the client's page cap the fetch fails rather than
-// decide on part of the record):
+// a round trip each, and past the client's page cap the fetch fails rather
+// than decide on part of the record):
 //
 //   - the Patient;
-//   - Observations by the mapper's codes: codes read over the whole record
-//     with no date, codes read over a window from the earliest day a policy's
-//     window for that fact reaches (as before — they also catch known codes
-//     filed under another category);
-//   - Observations by category, whatever their code: the history categories
-//     over the whole record when a policy reads an Observation or a diagnosis
-//     without a window, the others dated on or after the start of the longest
-//     window any selected policy uses (floor) or undated; plus every
-//     Observation with no category at all (category:missing=true);
-//   - every Condition, medication resource, Procedure, Claim, EOB,
-//     QuestionnaireResponse, DiagnosticReport and DocumentReference, in any
-//     status (the mapping judges statuses), and whatever else the mapper says
-//     carries a fact (ServiceRequest).
+//   - Observations whatever their code: every one not categorised vital
+//     signs over the whole record (category:not, which in FHIR R4 also
+//     matches Observations with no category), and vital signs dated on or
+//     after the first day of the longest window any selected policy uses, or
+//     undated (a date filter alone would drop those). If no policy reads an
+//     Observation or a diagnosis without a window, the first search takes the
+//     same window; if no policy reads anything over a window, one search
+//     reads every Observation;
+//   - every Condition, medication resource (with the Medication it names),
+//     Procedure, Claim, EOB, QuestionnaireResponse, DiagnosticReport and
+//     DocumentReference, in any status (the mapping judges statuses), and
+//     whatever else the mapper says carries a fact (ServiceRequest).
 //
-// With no windowed fact at all every category is read over the whole record.
+// No search filters by code: the code tables decide what a result means, not
+// whether it is fetched.
 func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, asOf time.Time) []string {
 	windows := map[string]rules.Window{}
 	unbounded := map[string]bool{}
@@ -172,67 +169,45 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 			}
 		}
 	}
+	floor := longestWindowStart(windows, asOf) // the longest window any policy uses, for any fact
+	for f := range unbounded {
+		delete(windows, f)
+	}
 	facts := make([]string, 0, len(windows)+len(unbounded))
 	for f := range windows {
 		facts = append(facts, f)
 	}
 	for f := range unbounded {
-		if _, ok := windows[f]; !ok {
-			facts = append(facts, f)
-		}
+		facts = append(facts, f)
 	}
 	sort.Strings(facts)
 	pid := url.QueryEscape(patientID)
 	searches := []string{"Patient?_id=" + pid}
-	// Observations by code: codes read over the whole record, then codes read over a window.
-	var always, recent []string
-	var codeFloor time.Time
+
 	obsFacts := map[string]bool{}
 	for _, lc := range m.LabCodes() {
 		obsFacts[lc.Fact] = true
-		token := lc.System + "|" + lc.Code
-		switch {
-		case unbounded[lc.Fact]:
-			always = append(always, token)
-		case !windows[lc.Fact].IsZero():
-			recent = append(recent, token)
-			if s := windows[lc.Fact].Start(asOf); codeFloor.IsZero() || s.Before(codeFloor) {
-				codeFloor = s
-			}
-		}
 	}
-	if len(always) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(always, ",")+"&_count=1000")
-	}
-	if len(recent) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(recent, ",")+"&date=ge"+codeFloor.Format("2006-01-02")+"&_count=1000")
-	}
-	// Observations by category, whatever the code.
-	floor := longestWindowStart(windows, asOf)
-	history := floor.IsZero()
+	history := false
 	for f := range unbounded {
 		if obsFacts[f] || slices.Contains(m.ResourceTypesFor([]string{f}), "Condition") {
 			history = true
 		}
 	}
-	var whole, windowed []string
-	for _, c := range observationCategories {
-		if floor.IsZero() || (c.history && history) {
-			whole = append(whole, c.code)
-		} else {
-			windowed = append(windowed, c.code)
-		}
+	obs := "Observation?patient=" + pid
+	vitals := "&category=" + fhir.ObservationCategories(windowedCategory)
+	others := "&category:not=" + fhir.ObservationCategories(windowedCategory)
+	since := "&date=ge" + floor.Format("2006-01-02")
+	switch {
+	case floor.IsZero():
+		searches = append(searches, obs+"&_count=1000")
+	case history:
+		searches = append(searches, obs+others+"&_count=1000",
+			obs+vitals+since+"&_count=1000", obs+vitals+"&date:missing=true&_count=1000")
+	default:
+		searches = append(searches, obs+since+"&_count=1000", obs+"&date:missing=true&_count=1000")
 	}
-	if len(whole) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&category="+fhir.ObservationCategories(whole...)+"&_count=1000")
-	}
-	if len(windowed) > 0 {
-		cats := fhir.ObservationCategories(windowed...)
-		searches = append(searches,
-			"Observation?patient="+pid+"&category="+cats+"&date=ge"+floor.Format("2006-01-02")+"&_count=1000",
-			"Observation?patient="+pid+"&category="+cats+"&date:missing=true&_count=1000")
-	}
-	searches = append(searches, "Observation?patient="+pid+"&category:missing=true&_count=1000")
+
 	// Every other resource type that holds the record, plus any the mapper names.
 	types := map[string]string{}
 	for _, rt := range recordTypes {
