@@ -79,6 +79,66 @@ func BenchmarkLiveVsBare(b *testing.B) {
 	})
 }
 
+// BenchmarkLiveVsBareInterleaved runs one bare batch and one hemopa
+// evaluation in every iteration (alternating which goes first) and reports hemopa's time over bare's: on a
+// shared machine whose load drifts, the ratio of neighbours is steadier than
+// the ratio of two separate runs. Needs HAPI, as above.
+func BenchmarkLiveVsBareInterleaved(b *testing.B) {
+	hapi := harness.RequireHAPI(b)
+	if _, errs, code := runCLI(b, "", "load", "--fhir-server", hapi.BaseURL(), "../../testdata/patients/b-approve.json"); code != 0 {
+		b.Fatalf("load: %s", errs)
+	}
+	p, err := pipeline.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	policies, err := pipeline.SelectPolicies("ucare-hemgenix")
+	if err != nil {
+		b.Fatal(err)
+	}
+	asOf := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	body := batchBody(fetchPlan(p.Mapper, policies, "pat-b-approve", asOf))
+	ctx := context.Background()
+	conn, _ := countingConn(b, hapi.BaseURL())
+	for range 10 {
+		bareBatch(b, ctx, hapi.BaseURL(), body)
+	}
+	var bare, hemopa time.Duration
+	runBare := func() {
+		t0 := time.Now()
+		bareBatch(b, ctx, hapi.BaseURL(), body)
+		bare += time.Since(t0)
+	}
+	runHemopa := func() {
+		t0 := time.Now()
+		raws, err := fetchPatient(ctx, conn, p, policies, "pat-b-approve", asOf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bundle, err := p.Decoder.DecodeResources(raws)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if dets, _, err := p.Decide(bundle, policies, asOf, "pat-b-approve"); err != nil || dets[0].Decision != "approve" {
+			b.Fatalf("decision %v, err %v", dets, err)
+		}
+		hemopa += time.Since(t0)
+	}
+	odd := false
+	for b.Loop() {
+		if odd = !odd; odd { // alternate who goes first
+			runBare()
+			runHemopa()
+		} else {
+			runHemopa()
+			runBare()
+		}
+	}
+	b.ReportMetric(float64(bare.Microseconds())/float64(b.N)/1000, "bare-ms/op")
+	b.ReportMetric(float64(hemopa.Microseconds())/float64(b.N)/1000, "hemopa-ms/op")
+	b.ReportMetric(float64(hemopa)/float64(bare), "hemopa/bare")
+}
+
 // BenchmarkLiveFetchSamples fetches every sample patient as the live path
 // does under every policy and reports what one patient's fetch costs on
 // average: response bytes, resources kept and round trips (which must stay
