@@ -21,6 +21,22 @@ var (
 	ErrForeignLink = errors.New("next link leaves the server base")
 )
 
+// ObservationCategorySystem is the code system of the FHIR R4
+// Observation.category codes (laboratory, vital-signs, imaging, exam, …):
+// http://hl7.org/fhir/R4/codesystem-observation-category.html.
+const ObservationCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+// ObservationCategories returns the search token list for Observation's
+// category parameter: "system|code" for each code, comma-separated (one
+// search, OR of the codes).
+func ObservationCategories(codes ...string) string {
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = ObservationCategorySystem + "|" + c
+	}
+	return strings.Join(parts, ",")
+}
+
 // pageBundle is the part of a Bundle this client needs to page and to
 // unwrap batch responses; resources stay raw for the decoder.
 type pageBundle struct {
@@ -71,7 +87,9 @@ func parsePageBundle(data []byte, wantType string) (*pageBundle, error) {
 // returns the resources of all pages, in order: it follows
 // Bundle.link[relation=next] as given by the server (HAPI's
 // "?_getpages=…"), which must stay under the base URL ([ErrForeignLink]), up
-// to the page limit ([ErrTooManyPages]). Entries with search.mode=outcome are
+// to the page limit ([ErrTooManyPages]). A search is never truncated: past
+// the page limit it fails, with no partial result, so a caller deciding on a
+// patient's record never decides on part of it without knowing. Entries with search.mode=outcome are
 // not returned; their issues are logged at Warn (severity and code only).
 //
 // Each page is one round trip. Characters not allowed in a URL query, such

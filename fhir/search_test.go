@@ -284,3 +284,18 @@ func TestEverything(t *testing.T) {
 		t.Errorf("paths = %q", paths)
 	}
 }
+
+func TestObservationCategories(t *testing.T) {
+	for _, tc := range []struct {
+		codes []string
+		want  string
+	}{
+		{[]string{"laboratory"}, "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"},
+		{[]string{"imaging", "exam"}, "http://terminology.hl7.org/CodeSystem/observation-category|imaging,http://terminology.hl7.org/CodeSystem/observation-category|exam"},
+		{nil, ""},
+	} {
+		if got := ObservationCategories(tc.codes...); got != tc.want {
+			t.Errorf("ObservationCategories(%q) = %q, want %q", tc.codes, got, tc.want)
+		}
+	}
+}

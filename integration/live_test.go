@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -330,6 +331,154 @@ func TestPagingOverHAPI(t *testing.T) {
 	}
 	if trips := c.RoundTrips() - before; trips != 4 {
 		t.Errorf("%d round trips for 70 results at 20 a page, want 4", trips)
+	}
+}
+
+// recordingProxy forwards to HAPI and keeps every response body (asked
+// uncompressed) so a test can see exactly what hemopa fetched.
+type recordingProxy struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func newRecordingProxy(t *testing.T, hapi *harness.HAPI) *recordingProxy {
+	t.Helper()
+	target, err := url.Parse(hapi.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &recordingProxy{}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		r.Header.Del("Accept-Encoding")
+	}
+	proxy.ModifyResponse = func(res *http.Response) error {
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		rp.mu.Lock()
+		rp.bodies = append(rp.bodies, b)
+		rp.mu.Unlock()
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		return nil
+	}
+	rp.Server = httptest.NewServer(proxy)
+	t.Cleanup(rp.Close)
+	return rp
+}
+
+// fetched lists Type/id of every resource in the recorded batch answers'
+// searchsets.
+func (rp *recordingProxy) fetched(t *testing.T) map[string]bool {
+	t.Helper()
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	out := map[string]bool{}
+	for _, b := range rp.bodies {
+		var resp struct {
+			Type  string
+			Entry []struct {
+				Resource struct {
+					ResourceType, ID, Type string
+					Entry                  []struct {
+						Resource struct{ ResourceType, ID string }
+					}
+				}
+			}
+		}
+		if json.Unmarshal(b, &resp) != nil {
+			continue
+		}
+		for _, e := range resp.Entry {
+			for _, inner := range e.Resource.Entry {
+				out[inner.Resource.ResourceType+"/"+inner.Resource.ID] = true
+			}
+		}
+	}
+	return out
+}
+
+// TestLiveFetchesTheWholeRecord: results no code table knows reach the
+// mapping. A patient in HAPI with an imaging result under a local code, an
+// uncategorised inhibitor screen from 2019, a laboratory titer from 2015, an
+// undated weight, a DiagnosticReport, a DocumentReference, a
+// MedicationDispense of a referenced Medication and a Claim: the live batch
+// brings every one (the assertion is on what HAPI answered, not on the
+// decision, which the mapping's safety net owns) in one round trip, and
+// leaves out only a vital sign older than the longest policy window.
+func TestLiveFetchesTheWholeRecord(t *testing.T) {
+	hapi := harness.RequireHAPI(t)
+	const cat = "http://terminology.hl7.org/CodeSystem/observation-category"
+	subj := `"subject":{"reference":"Patient/pat-it-whole"}`
+	obs := func(id, category, code, date, value string) string {
+		c := ""
+		if category != "" {
+			c = `"category":[{"coding":[{"system":"` + cat + `","code":"` + category + `"}]}],`
+		}
+		if date != "" {
+			date = `,"effectiveDateTime":"` + date + `"`
+		}
+		return `{"resourceType":"Observation","id":"` + id + `","status":"final",` + c + `"code":` + code + `,` + subj + date + `,` + value + `}`
+	}
+	weight := `{"coding":[{"system":"http://loinc.org","code":"29463-7"}],"text":"Body weight"}`
+	kg := func(v int) string {
+		return fmt.Sprintf(`"valueQuantity":{"value":%d,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}`, v)
+	}
+	resources := []string{
+		`{"resourceType":"Patient","id":"pat-it-whole","gender":"male","birthDate":"1990-01-01"}`,
+		obs("obs-it-imaging", "imaging", `{"coding":[{"system":"urn:oid:2.16.840.1.113883.3.9999","code":"LS"}],"text":"Liver stiffness"}`, "2026-10-01", `"valueQuantity":{"value":14,"unit":"KPA"}`),
+		obs("obs-it-nocat", "", `{"text":"Factor IX inhibitor screen"}`, "2019-03-01", `"valueString":"positive"`),
+		obs("obs-it-lab-2015", "laboratory", `{"coding":[{"system":"urn:oid:2.16.840.1.113883.3.9999","code":"BETH"}],"text":"Bethesda assay"}`, "2015-06-01", `"valueQuantity":{"value":3,"unit":"BU"}`),
+		obs("obs-it-survey", "survey", `{"text":"Bleeding history questionnaire"}`, "2016-01-01", `"valueString":"prior gene therapy trial"`),
+		obs("obs-it-vital-undated", "vital-signs", weight, "", kg(71)),
+		obs("obs-it-vital-recent", "vital-signs", weight, "2026-11-01", kg(72)),
+		obs("obs-it-vital-old", "vital-signs", weight, "2018-01-01", kg(70)),
+		`{"resourceType":"Medication","id":"med-it-whole","code":{"text":"Investigational AAV factor IX gene therapy"}}`,
+		`{"resourceType":"MedicationDispense","id":"md-it-whole","status":"completed","medicationReference":{"reference":"Medication/med-it-whole"},` + subj + `}`,
+		`{"resourceType":"DiagnosticReport","id":"dr-it-whole","status":"final","code":{"text":"Coagulation report"},` + subj + `,"conclusion":"Factor IX inhibitor detected"}`,
+		`{"resourceType":"DocumentReference","id":"doc-it-whole","status":"current",` + subj + `,"description":"FibroScan report","content":[{"attachment":{"contentType":"text/plain","data":"TGl2ZXIgc3RpZmZuZXNzIDE0IGtQYQ=="}}]}`,
+		`{"resourceType":"Claim","id":"claim-it-whole","status":"active","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"pharmacy"}]},"use":"claim","patient":{"reference":"Patient/pat-it-whole"},"created":"2020-01-01","provider":{"display":"Pharmacy"},"priority":{"coding":[{"code":"normal"}]},"insurance":[{"sequence":1,"focal":true,"coverage":{"display":"Plan"}}]}`,
+	}
+	var entries []string
+	for _, r := range resources {
+		var head struct{ ResourceType, ID string }
+		if err := json.Unmarshal([]byte(r), &head); err != nil {
+			t.Fatalf("%v: %s", err, r)
+		}
+		entries = append(entries, `{"resource":`+r+`,"request":{"method":"PUT","url":"`+head.ResourceType+"/"+head.ID+`"}}`)
+	}
+	c, err := fhir.NewClient(hapi.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Transaction(context.Background(), []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); err != nil {
+		t.Fatal(err)
+	}
+	rp := newRecordingProxy(t, hapi)
+	_, errs, code := runHemopa(t, "evaluate", "--fhir-server", rp.URL+"/fhir", "--patient", "pat-it-whole", "--policy", "all",
+		"--as-of", asOf, "--format", "json", "--log-level", "info")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := rp.fetched(t)
+	for _, want := range []string{"Patient/pat-it-whole", "Observation/obs-it-imaging", "Observation/obs-it-nocat", "Observation/obs-it-lab-2015",
+		"Observation/obs-it-survey", "Observation/obs-it-vital-undated", "Observation/obs-it-vital-recent", "MedicationDispense/md-it-whole",
+		"Medication/med-it-whole", "DiagnosticReport/dr-it-whole", "DocumentReference/doc-it-whole", "Claim/claim-it-whole"} {
+		if !got[want] {
+			t.Errorf("%s was not fetched", want)
+		}
+	}
+	if got["Observation/obs-it-vital-old"] {
+		t.Error("a vital sign older than every policy window was fetched")
+	}
+	m := roundTripsRe.FindStringSubmatch(errs)
+	if m == nil || m[1] != "1" {
+		t.Errorf("round trips: %v, want 1 (no prescriber to look up)", m)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,10 +104,57 @@ func connect(ctx context.Context, l *liveFlags, resourceTypes []string, env *Env
 	return conn, nil
 }
 
-// fetchPlan lists the searches that bring everything the policies read about
-// one patient, sent as one batch: Observations by the mapper's codes (with a
-// date floor where every policy's window allows one), and the other resource
-// types that carry the facts.
+// windowedCategory is the one FHIR R4 observation category
+// ([fhir.ObservationCategorySystem]) the live fetch reads only within the
+// longest window the policies use: vital signs are measurements of now
+// (weight) and the bulk of a long record. Every other Observation —
+// laboratory, imaging, exam, any other category or none, whatever the code —
+// is read over the whole record whenever a policy reads an Observation or a
+// diagnosis without a window (an inhibitor titer is a history; a liver
+// finding of cirrhosis stays a finding), so that results no code table knows
+// reach the mapping's safety net.
+const windowedCategory = "vital-signs"
+
+// recordTypes are the resource types the live fetch reads in full (any
+// status, any date) besides Patient and Observation: where diagnoses,
+// histories, medicines given or billed, procedures, attestations and reports
+// are written. include names what each search brings along (the referenced
+// Medication, the order's requester).
+var recordTypes = []struct{ typ, include string }{
+	{"Claim", ""},
+	{"Condition", ""},
+	{"DiagnosticReport", ""},
+	{"DocumentReference", ""},
+	{"ExplanationOfBenefit", ""},
+	{"MedicationAdministration", "&_include=MedicationAdministration:medication"},
+	{"MedicationDispense", "&_include=MedicationDispense:medication"},
+	{"MedicationRequest", "&_include=MedicationRequest:requester&_include=MedicationRequest:medication"},
+	{"MedicationStatement", "&_include=MedicationStatement:medication"},
+	{"Procedure", ""},
+	{"QuestionnaireResponse", ""},
+}
+
+// fetchPlan lists the searches that bring one patient's record, sent as one
+// batch (HAPI answers each with a single page at _count=1000; more pages cost
+// a round trip each, and past the client's page cap the fetch fails rather
+// than decide on part of the record):
+//
+//   - the Patient;
+//   - Observations whatever their code: every one not categorised vital
+//     signs over the whole record (category:not, which in FHIR R4 also
+//     matches Observations with no category), and vital signs dated on or
+//     after the first day of the longest window any selected policy uses, or
+//     undated (a date filter alone would drop those). If no policy reads an
+//     Observation or a diagnosis without a window, the first search takes the
+//     same window; if no policy reads anything over a window, one search
+//     reads every Observation;
+//   - every Condition, medication resource (with the Medication it names),
+//     Procedure, Claim, EOB, QuestionnaireResponse, DiagnosticReport and
+//     DocumentReference, in any status (the mapping judges statuses), and
+//     whatever else the mapper says carries a fact (ServiceRequest).
+//
+// No search filters by code: the code tables decide what a result means, not
+// whether it is fetched.
 func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, asOf time.Time) []string {
 	windows := map[string]rules.Window{}
 	unbounded := map[string]bool{}
@@ -121,52 +169,106 @@ func fetchPlan(m *mapping.Mapper, policies []*rules.Policy, patientID string, as
 			}
 		}
 	}
+	floor := longestWindowStart(windows, asOf) // the longest window any policy uses, for any fact
+	for f := range unbounded {
+		delete(windows, f)
+	}
 	facts := make([]string, 0, len(windows)+len(unbounded))
 	for f := range windows {
 		facts = append(facts, f)
 	}
 	for f := range unbounded {
-		if _, ok := windows[f]; !ok {
-			facts = append(facts, f)
-		}
+		facts = append(facts, f)
 	}
 	sort.Strings(facts)
 	pid := url.QueryEscape(patientID)
-	var searches []string
-	// Observations: codes read over the whole record, then codes read over a window.
-	var always, recent []string
-	var floor time.Time
+	searches := []string{"Patient?_id=" + pid}
+
+	obsFacts := map[string]bool{}
 	for _, lc := range m.LabCodes() {
-		token := lc.System + "|" + lc.Code
-		switch {
-		case unbounded[lc.Fact]:
-			always = append(always, token)
-		case windows[lc.Fact].Days > 0 || windows[lc.Fact].Months > 0:
-			recent = append(recent, token)
-			if s := windows[lc.Fact].Start(asOf); floor.IsZero() || s.Before(floor) {
-				floor = s
-			}
+		obsFacts[lc.Fact] = true
+	}
+	history := false
+	for f := range unbounded {
+		if obsFacts[f] || slices.Contains(m.ResourceTypesFor([]string{f}), "Condition") {
+			history = true
 		}
 	}
-	if len(always) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(always, ",")+"&_count=1000")
+	obs := "Observation?patient=" + pid
+	vitals := "&category=" + fhir.ObservationCategories(windowedCategory)
+	others := "&category:not=" + fhir.ObservationCategories(windowedCategory)
+	since := "&date=ge" + floor.Format("2006-01-02")
+	switch {
+	case floor.IsZero():
+		searches = append(searches, obs+"&_count=1000")
+	case history:
+		searches = append(searches, obs+others+"&_count=1000",
+			obs+vitals+since+"&_count=1000", obs+vitals+"&date:missing=true&_count=1000")
+	default:
+		searches = append(searches, obs+since+"&_count=1000", obs+"&date:missing=true&_count=1000")
 	}
-	if len(recent) > 0 {
-		searches = append(searches, "Observation?patient="+pid+"&code="+strings.Join(recent, ",")+"&date=ge"+floor.Format("2006-01-02")+"&_count=1000")
+
+	// Every other resource type that holds the record, plus any the mapper names.
+	types := map[string]string{}
+	for _, rt := range recordTypes {
+		types[rt.typ] = rt.include
 	}
 	for _, t := range m.ResourceTypesFor(facts) {
+		if _, ok := types[t]; !ok {
+			types[t] = ""
+		}
+	}
+	names := make([]string, 0, len(types))
+	for t := range types {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
 		switch t {
-		case "Patient":
-			searches = append(searches, "Patient?_id="+pid)
+		case "Patient", "Observation":
+			// Above.
 		case "PractitionerRole":
-			// Reached through the order's requester (_include below, then a second trip if needed).
-		case "MedicationRequest":
-			searches = append(searches, "MedicationRequest?patient="+pid+"&_include=MedicationRequest:requester&_include=MedicationRequest:medication&_count=1000")
+			// Reached through the order's requester (_include, then a second trip if needed).
 		default:
-			searches = append(searches, t+"?patient="+pid+"&_count=1000")
+			searches = append(searches, t+"?patient="+pid+types[t]+"&_count=1000")
 		}
 	}
 	return searches
+}
+
+// longestWindowStart is the first day of the longest window among windows
+// for an as-of day; zero when there is none.
+func longestWindowStart(windows map[string]rules.Window, asOf time.Time) time.Time {
+	var floor time.Time
+	for _, w := range windows {
+		if s := w.Start(asOf); !w.IsZero() && (floor.IsZero() || s.Before(floor)) {
+			floor = s
+		}
+	}
+	return floor
+}
+
+// planTypes lists the resource types a plan reads (search types and what
+// their _include brings), plus the prescriber's PractitionerRole: the read
+// scopes the live path asks for.
+func planTypes(plan []string) []string {
+	set := map[string]bool{"PractitionerRole": true}
+	for _, s := range plan {
+		t, q, _ := strings.Cut(s, "?")
+		set[t] = true
+		if strings.Contains(q, ":medication") {
+			set["Medication"] = true
+		}
+		if strings.Contains(q, ":requester") {
+			set["Practitioner"] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // fetchPatient runs the plan as one batch, plus one search for the
@@ -240,13 +342,7 @@ func evaluateLive(ctx context.Context, p *pipeline.Pipeline, f *evalFlags, polic
 	if f.patient == "" {
 		return nil, nil, usagef("--patient is required with --fhir-server")
 	}
-	var facts []string
-	for _, pol := range policies {
-		for fact := range pol.FactWindows() {
-			facts = append(facts, fact)
-		}
-	}
-	types := append([]string{"Observation"}, p.Mapper.ResourceTypesFor(facts)...)
+	types := planTypes(fetchPlan(p.Mapper, policies, f.patient, asOf))
 	conn, err := connect(ctx, &f.live, types, env)
 	if err != nil {
 		return nil, nil, err

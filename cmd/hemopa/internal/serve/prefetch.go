@@ -42,19 +42,50 @@ func observationCodes() string {
 	return strings.Join(parts, ",")
 }
 
-// prefetchKeys is what every order service asks the EHR for.
+// recordCategories are the FHIR R4 observation-category codes
+// ([fhir.ObservationCategorySystem]) asked for whatever the code, so that
+// results no code table knows reach the mapping's safety net.
+var recordCategories = []string{"laboratory", "vital-signs", "imaging", "exam"}
+
+// otherObservations is the search for every Observation outside
+// recordCategories, including those with no category (FHIR R4 :not matches a
+// resource with no value); :not is outside CDS Hooks' recommended prefetch
+// subset, so the key is optional.
+func otherObservations() string {
+	var b strings.Builder
+	b.WriteString("Observation?patient={{context.patientId}}")
+	for _, c := range recordCategories {
+		b.WriteString("&category:not=" + fhir.ObservationCategories(c))
+	}
+	return b.String()
+}
+
+// prefetchKeys is what every order service asks the EHR for: the whole
+// record, not only the codes the tables know. No template has a date bound:
+// CDS Hooks 2.0 prefetch tokens are context fields and user ids only (no
+// date arithmetic such as {{today() - 12 months}}, which only the ballot's
+// FHIRPath tokens add), and a literal date in the discovery document would
+// go stale in an EHR that caches it; the engine applies each criterion's
+// window to what arrives. No template filters by status (the mapping judges
+// statuses) or pages (_count would let an EHR truncate silently).
 var prefetchKeys = []prefetchKey{
 	{Name: "patient", Template: "Patient/{{context.patientId}}"},
 	{Name: "coverage", Template: "Coverage?patient={{context.patientId}}&status=active"},
 	{Name: "observations", Template: "Observation?patient={{context.patientId}}&code=" + observationCodes()},
+	{Name: "observationsByCategory", Template: "Observation?patient={{context.patientId}}&category=" + fhir.ObservationCategories(recordCategories...)},
 	{Name: "conditions", Template: "Condition?patient={{context.patientId}}"},
-	{Name: "medicationStatements", Template: "MedicationStatement?patient={{context.patientId}}"},
-	{Name: "medicationRequests", Template: "MedicationRequest?patient={{context.patientId}}"},
-	{Name: "questionnaireResponses", Template: "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended"},
+	{Name: "medicationStatements", Template: "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"},
+	{Name: "medicationRequests", Template: "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"},
+	{Name: "questionnaireResponses", Template: "QuestionnaireResponse?patient={{context.patientId}}"},
 	{Name: "practitionerRoles", Template: "PractitionerRole?practitioner={{userPractitionerId}}", Optional: true},
-	{Name: "medicationAdministrations", Template: "MedicationAdministration?patient={{context.patientId}}", Optional: true},
+	{Name: "medicationAdministrations", Template: "MedicationAdministration?patient={{context.patientId}}&_include=MedicationAdministration:medication", Optional: true},
+	{Name: "medicationDispenses", Template: "MedicationDispense?patient={{context.patientId}}&_include=MedicationDispense:medication", Optional: true},
 	{Name: "procedures", Template: "Procedure?patient={{context.patientId}}", Optional: true},
 	{Name: "claims", Template: "ExplanationOfBenefit?patient={{context.patientId}}", Optional: true},
+	{Name: "claimSubmissions", Template: "Claim?patient={{context.patientId}}", Optional: true},
+	{Name: "observationsOther", Template: otherObservations(), Optional: true},
+	{Name: "diagnosticReports", Template: "DiagnosticReport?patient={{context.patientId}}", Optional: true},
+	{Name: "documentReferences", Template: "DocumentReference?patient={{context.patientId}}", Optional: true},
 }
 
 // fill substitutes a template's tokens; ok is false when a token cannot be
@@ -130,17 +161,24 @@ func (t *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // collect returns every prefetch key's resources, fetching absent keys.
+//
+// Nothing is dropped silently: a prefetch searchset with a next link (one
+// page of several, which CDS Hooks forbids) is fetched again from fhirServer,
+// and when it cannot be, or a fetched search has more pages than the client
+// reads (fhir.ErrTooManyPages), the answer is a 412 — for optional keys too.
 func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 	d := &patientData{byKey: map[string][]resource{}}
 	type fetch struct {
-		key    prefetchKey
-		target string
-		res    []resource
-		err    error
+		key       prefetchKey
+		target    string
+		truncated bool // the prefetch held one page of several
+		res       []resource
+		err       error
 	}
 	var todo []*fetch
 	for _, k := range prefetchKeys {
 		raw, present := g.req.Prefetch[k.Name]
+		truncated := false
 		if present {
 			if isNull(raw) {
 				d.byKey[k.Name] = nil
@@ -150,11 +188,15 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 			if err != nil {
 				return nil, badRequest("bad-prefetch", "prefetch %s: %v", k.Name, err)
 			}
-			d.byKey[k.Name] = rs
-			continue
+			if truncated = hasNextLink(raw); !truncated {
+				d.byKey[k.Name] = rs
+				continue
+			}
 		}
 		target, ok := fill(k.Template, &g.req.Context)
 		switch {
+		case truncated && (!ok || g.client == nil || g.refused):
+			return nil, preconditionFailed("incomplete-prefetch", "prefetch %s holds one page of several (it has a next link) and the rest cannot be fetched", k.Name)
 		case !ok && k.Optional:
 			continue
 		case !ok:
@@ -166,7 +208,7 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 		case g.client == nil:
 			return nil, preconditionFailed("no-prefetch", "prefetch %s is missing and the request has no fhirServer with fhirAuthorization to fetch it", k.Name)
 		}
-		todo = append(todo, &fetch{key: k, target: target})
+		todo = append(todo, &fetch{key: k, target: target, truncated: truncated})
 	}
 	g.used = g.used || len(todo) > 0
 	var wg sync.WaitGroup
@@ -176,7 +218,7 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 	wg.Wait()
 	for _, f := range todo {
 		if f.err != nil {
-			if f.key.Optional {
+			if f.key.Optional && !f.truncated && !errors.Is(f.err, fhir.ErrTooManyPages) {
 				continue
 			}
 			return nil, g.fetchError(f.key.Name, f.err)
@@ -184,6 +226,25 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 		d.byKey[f.key.Name] = f.res
 	}
 	return d, nil
+}
+
+// hasNextLink reports a searchset Bundle with a link[relation=next].
+func hasNextLink(raw json.RawMessage) bool {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Link         []struct {
+			Relation string `json:"relation"`
+		} `json:"link"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+		return false
+	}
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return true
+		}
+	}
+	return false
 }
 
 // get reads "Type/id" or searches "Type?query".
@@ -221,6 +282,10 @@ func (g *gatherer) get(ctx context.Context, target string) ([]resource, error) {
 // fetchError is a 412 naming the key and the HTTP status, never the URL's
 // identifiers or the token.
 func (g *gatherer) fetchError(key string, err error) error {
+	if errors.Is(err, fhir.ErrTooManyPages) {
+		return &httpError{Status: http.StatusPreconditionFailed, Code: "incomplete", Kind: "fetch-failed",
+			Msg: "prefetch " + key + " is missing and fhirServer has more pages of it than this service reads", Err: err}
+	}
 	var fe *fhir.Error
 	if errors.As(err, &fe) {
 		if fe.Status == http.StatusUnauthorized || fe.Status == http.StatusForbidden {
