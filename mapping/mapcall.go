@@ -11,6 +11,7 @@ import (
 )
 
 type mapCall struct {
+	gaps      []Gap // parts of the record that could not be read (WithGaps)
 	m         *Mapper
 	chart     *Chart
 	patientID string
@@ -183,6 +184,7 @@ func (c *mapCall) mapAll() {
 	}
 	c.mapPrescriber()
 	c.settleAttribution()
+	c.addGaps()
 }
 
 // readers map each resource type the mapping reads to its reader, which

@@ -356,3 +356,54 @@ func (m *Mapper) ResourceTypesFor(facts []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Gap is a part of the record that should have been read but was not (a
+// search that could not be run, a prefetch key the EHR did not send): every
+// fact resources of that type carry becomes unreadable, so nothing is
+// decided as if the part were empty.
+type Gap struct {
+	ResourceType string // e.g. "ExplanationOfBenefit"
+	Source       string // how the missing lines name it, e.g. "prefetch claims"
+	Problem      string // the end of the line `<Source> <Problem>`
+}
+
+// WithGaps records parts of the record that could not be read.
+func WithGaps(gaps ...Gap) MapOption { return func(c *mapCall) { c.gaps = append(c.gaps, gaps...) } }
+
+// FactsCarriedBy lists the facts resources of a type can carry, sorted.
+func (m *Mapper) FactsCarriedBy(resourceType string) []string {
+	set := map[string]bool{}
+	for f, types := range factResources {
+		if contains(types, resourceType) {
+			set[f] = true
+		}
+	}
+	for name, info := range m.facts {
+		switch {
+		case info.Kind == "condition" && (resourceType == "Condition" || resourceType == "Claim" || resourceType == "ExplanationOfBenefit"):
+			set[name] = true
+		case info.Kind == "attestation" && resourceType == "QuestionnaireResponse":
+			set[name] = true
+		}
+	}
+	if resourceType == "Observation" || resourceType == "DiagnosticReport" || resourceType == "DocumentReference" {
+		for f := range m.obsByFact {
+			set[f] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addGaps makes the facts of every part of the record that was not read unreadable.
+func (c *mapCall) addGaps() {
+	for _, g := range c.gaps {
+		for _, f := range c.m.FactsCarriedBy(g.ResourceType) {
+			c.add(f, rules.Value{Source: g.Source, Problem: g.Problem})
+		}
+	}
+}

@@ -174,3 +174,25 @@ func BenchmarkWantsVitals(b *testing.B) {
 		}
 	}
 }
+
+// TestGaps: a part of the record that could not be read makes every fact it
+// could carry unreadable, named by its source — never an empty record.
+func TestGaps(t *testing.T) {
+	m, _ := New()
+	c, err := m.Map(bundle(t, patient), WithGaps(Gap{ResourceType: "ExplanationOfBenefit", Source: "prefetch claims", Problem: "was not sent"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"prior_gene_therapy", "factor_inhibitor_condition", "hiv"} {
+		vs := c.Facts[f]
+		if len(vs) != 1 || vs[0].Readable() || vs[0].Source != "prefetch claims" {
+			t.Errorf("%s: %+v, want one unreadable value from prefetch claims", f, vs)
+		}
+	}
+	if vs := c.Facts["platelets"]; len(vs) != 0 {
+		t.Errorf("platelets come from Observations, not claims: %+v", vs)
+	}
+	if got := m.FactsCarriedBy("Observation"); !slices.Contains(got, "platelets") || slices.Contains(got, "prior_gene_therapy") {
+		t.Errorf("FactsCarriedBy(Observation) = %v", got)
+	}
+}

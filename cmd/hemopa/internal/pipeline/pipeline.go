@@ -91,8 +91,9 @@ func SelectPolicies(spec string) ([]*rules.Policy, error) {
 
 // Decide maps one patient's bundle and evaluates each policy as of a day.
 // patientID picks the patient when the bundle holds several ("" otherwise).
-func (p *Pipeline) Decide(b *bcrpb.Bundle, policies []*rules.Policy, asOf time.Time, patientID string) ([]*rules.Determination, *mapping.Chart, error) {
-	var mopts []mapping.MapOption
+// Extra mapping options (mapping.WithGaps) may follow.
+func (p *Pipeline) Decide(b *bcrpb.Bundle, policies []*rules.Policy, asOf time.Time, patientID string, extra ...mapping.MapOption) ([]*rules.Determination, *mapping.Chart, error) {
+	mopts := append([]mapping.MapOption(nil), extra...)
 	if patientID != "" {
 		mopts = append(mopts, mapping.ForPatient(patientID))
 	}

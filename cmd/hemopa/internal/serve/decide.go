@@ -11,6 +11,7 @@ import (
 	"hemopa/cmd/hemopa/internal/davinci"
 	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/fhir"
+	"hemopa/mapping"
 	"hemopa/rules"
 )
 
@@ -72,13 +73,20 @@ func (d *decider) bundle(rs []resource) (*bcrpb.Bundle, error) {
 // decide evaluates one policy for the patient described by rs. The
 // determination is cached under the digest of every input; a hit decodes
 // nothing.
-func (d *decider) decide(rs []resource, pol *rules.Policy, asOf time.Time, patientID string) (*decision, error) {
+//
+// gaps are the parts of the record that could not be read (optional
+// prefetch keys neither sent nor fetched): they make what they would have
+// carried unreadable.
+func (d *decider) decide(rs []resource, pol *rules.Policy, asOf time.Time, patientID string, gaps ...mapping.Gap) (*decision, error) {
 	sums := digests(rs)
 	day := asOf.UTC().Format("2006-01-02")
 	h := sha256.New()
 	for _, s := range []string{pol.ID, pol.Version(), day, patientID} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
+	}
+	for _, g := range gaps {
+		h.Write([]byte(g.ResourceType + "\x00" + g.Source + "\x00" + g.Problem + "\x00"))
 	}
 	for _, s := range sums {
 		h.Write(s[:])
@@ -96,7 +104,7 @@ func (d *decider) decide(rs []resource, pol *rules.Policy, asOf time.Time, patie
 	if err != nil {
 		return nil, err
 	}
-	dets, chart, err := d.p.Decide(b, []*rules.Policy{pol}, asOf, patientID)
+	dets, chart, err := d.p.Decide(b, []*rules.Policy{pol}, asOf, patientID, mapping.WithGaps(gaps...))
 	if err != nil {
 		return nil, unprocessable("mapping", "%v", err)
 	}

@@ -92,7 +92,7 @@ func (s *Server) assess(o *order, req *HookRequest, svc service, data *patientDa
 		return nil, nil, "no-policy", nil
 	}
 	rs := patientResources(o, data)
-	dec, err := s.dec.decide(rs, pol, s.cfg.evalDay(), req.Context.PatientID)
+	dec, err := s.dec.decide(rs, pol, s.cfg.evalDay(), req.Context.PatientID, data.gaps...)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -16,8 +16,8 @@ import (
 
 // prefetchKey is one prefetch template. Required data missing from the
 // prefetch and impossible to fetch is a 412; optional data is fetched when
-// possible and otherwise done without (the criteria it feeds stay unknown
-// and are asked for as documentation).
+// possible and otherwise recorded as a gap: every fact it could carry is
+// unreadable, so the criteria it feeds are unknown and ask for it.
 type prefetchKey struct {
 	Name     string
 	Template string
@@ -105,6 +105,16 @@ func fill(tmpl string, c *HookContext) (string, bool) {
 // patientData is the prefetch, completed from the EHR where needed.
 type patientData struct {
 	byKey map[string][]resource // nil slice: searched, nothing found
+	// gaps are optional keys neither sent nor fetched: what they would have
+	// carried is unreadable, not absent (mapping.WithGaps).
+	gaps []mapping.Gap
+}
+
+// gap records an optional key the request did not send and hemopa could not fetch.
+func (d *patientData) gap(k prefetchKey, why string) {
+	typ, _, _ := strings.Cut(k.Template, "?")
+	d.gaps = append(d.gaps, mapping.Gap{ResourceType: typ, Source: "prefetch " + k.Name,
+		Problem: "(" + typ + ") was not sent and " + why + " — send it, or a fhirServer hemopa may read"})
 }
 
 // gatherer reads what the prefetch lacks from the EHR's FHIR server with the
@@ -198,10 +208,12 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 		case truncated && (!ok || g.client == nil || g.refused):
 			return nil, preconditionFailed("incomplete-prefetch", "prefetch %s holds one page of several (it has a next link) and the rest cannot be fetched", k.Name)
 		case !ok && k.Optional:
+			d.gap(k, "cannot be templated")
 			continue
 		case !ok:
 			return nil, preconditionFailed("no-prefetch", "prefetch %s is missing and cannot be templated", k.Name)
 		case g.client == nil && k.Optional:
+			d.gap(k, "could not be fetched")
 			continue
 		case g.refused:
 			return nil, preconditionFailed("fhir-server-refused", "prefetch %s is missing and fhirServer is not a server this service may read from", k.Name)
@@ -219,6 +231,7 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 	for _, f := range todo {
 		if f.err != nil {
 			if f.key.Optional && !f.truncated && !errors.Is(f.err, fhir.ErrTooManyPages) {
+				d.gap(f.key, "its fetch failed")
 				continue
 			}
 			return nil, g.fetchError(f.key.Name, f.err)

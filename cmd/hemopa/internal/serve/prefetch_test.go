@@ -244,3 +244,42 @@ func TestPrefetchNeverTruncated(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingOptionalPrefetchIsAGap: an optional key the EHR neither sent nor
+// lets hemopa fetch is not an empty record. Without the claims history a
+// patient who would be approved is pended, and the missing line names the key.
+func TestMissingOptionalPrefetchIsAGap(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	send := func(drop string) (map[string][]string, []string) {
+		var req map[string]any
+		if err := json.Unmarshal(hookRequest(t, "b-approve", hookOrderSign, "ucare"), &req); err != nil {
+			t.Fatal(err)
+		}
+		delete(req, "fhirServer")
+		if drop != "" {
+			delete(req["prefetch"].(map[string]any), drop)
+		}
+		body, _ := json.Marshal(req)
+		status, resp, _ := ts.do(t, "POST", "/cds-services/hemopa-"+hookOrderSign, body, "")
+		if status != http.StatusOK {
+			t.Fatalf("drop %q: status %d: %s", drop, status, resp)
+		}
+		var hr hookResponse
+		if err := json.Unmarshal(resp, &hr); err != nil || len(hr.SystemActions) != 1 {
+			t.Fatalf("drop %q: %v %s", drop, err, resp)
+		}
+		return coverageInfo(t, hr.SystemActions[0].Resource), []string{string(resp)}
+	}
+	if ci, _ := send(""); !slices.Contains(ci["covered"], "covered") {
+		t.Fatalf("baseline: covered %v, want covered (b-approve under UCare)", ci["covered"])
+	}
+	for _, key := range []string{"claims", "procedures", "medicationAdministrations"} {
+		ci, resp := send(key)
+		if slices.Contains(ci["covered"], "covered") || !slices.Contains(ci["info-needed"], "OTH") {
+			t.Errorf("without prefetch %s: covered %v, info-needed %v — want conditional, pended", key, ci["covered"], ci["info-needed"])
+		}
+		if !strings.Contains(resp[0], "prefetch "+key) {
+			t.Errorf("without prefetch %s: the response does not name the missing key", key)
+		}
+	}
+}
