@@ -53,7 +53,7 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	page := 1
 	if r.URL.Path == "/fhir" {
 		if r.URL.Query().Get("_getpages") != "s1" {
-			http.Error(w, "unknown search", 410)
+			http.Error(w, "unknown search", http.StatusGone)
 			return
 		}
 		off, _ := strconv.Atoi(r.URL.Query().Get("_getpagesoffset"))

@@ -349,12 +349,12 @@ func newRecordingProxy(t *testing.T, hapi *harness.HAPI) *recordingProxy {
 		t.Fatal(err)
 	}
 	rp := &recordingProxy{}
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding")
-	}
+	base := &url.URL{Scheme: target.Scheme, Host: target.Host}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(base)
+		r.Out.Host = r.In.Host
+		r.Out.Header.Del("Accept-Encoding")
+	}}
 	proxy.ModifyResponse = func(res *http.Response) error {
 		b, err := io.ReadAll(res.Body)
 		res.Body.Close()
