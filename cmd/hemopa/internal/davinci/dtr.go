@@ -96,12 +96,24 @@ func attestAnswer(ck *rules.Check, r *rules.CriterionResult, facts rules.Facts, 
 	if r.Result != rules.Unknown && strings.HasPrefix(r.Reason, "structured evidence") {
 		return Answer{LinkID: ck.Attest, Value: (r.Result == rules.Met) == want, How: "evidence"}, true
 	}
-	// An answer on record: the newest readable yes/no.
+	// An answer on record: the newest readable yes/no. Two answers of that
+	// day that disagree prefill nothing: the clinician answers again (the
+	// engine reads them as unknown too).
 	var newest *rules.Value
+	split := false
 	for i, v := range facts[rules.AttestationFact(ck.Attest)] {
-		if v.Readable() && v.Flag != rules.NoFlag && (newest == nil || v.Date.After(newest.Date)) {
-			newest = &facts[rules.AttestationFact(ck.Attest)][i]
+		if !v.Readable() || v.Flag == rules.NoFlag {
+			continue
 		}
+		switch {
+		case newest == nil || v.Date.After(newest.Date):
+			newest, split = &facts[rules.AttestationFact(ck.Attest)][i], false
+		case v.Date.Equal(newest.Date) && v.Flag != newest.Flag:
+			split = true
+		}
+	}
+	if split {
+		return Answer{}, false
 	}
 	if newest != nil {
 		return Answer{LinkID: ck.Attest, Value: newest.Flag == rules.Positive, How: "attested"}, true

@@ -111,3 +111,22 @@ func TestQuestionnairePackageShape(t *testing.T) {
 		t.Errorf("%d items, want %d answered + %d missing", n, len(answered), len(missing))
 	}
 }
+
+// TestPrefillSplitAnswers: two answers of the newest day that disagree are
+// not prefilled (first-wins would pick one); the question is asked again.
+func TestPrefillSplitAnswers(t *testing.T) {
+	pol, _, facts := decideSample(t, "b-approve", "ucare-hemgenix")
+	key := rules.AttestationFact("prior-gene-therapy")
+	day := facts[key][0].Date
+	facts[key] = append(facts[key], rules.Value{Flag: rules.Positive, Date: day, Source: "QuestionnaireResponse/other"})
+	det := rules.Evaluate(pol, facts, rules.AsOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)))
+	answered, missing := davinci.Prefill(pol, det, facts)
+	for _, a := range answered {
+		if a.LinkID == "prior-gene-therapy" {
+			t.Fatalf("prefilled %+v from answers that disagree", a)
+		}
+	}
+	if !slices.Contains(missing, "prior-gene-therapy") {
+		t.Errorf("missing %v, want prior-gene-therapy asked again", missing)
+	}
+}
