@@ -172,6 +172,9 @@ func (c *mapCall) mapAll() {
 	for _, late := range []bool{false, true} {
 		for _, e := range c.entries {
 			read := readers[e.typ]
+			if read == nil && !late && c.m.unreadType(e.typ) {
+				read = (*mapCall).mapOther
+			}
 			if read == nil || lateReaders[e.typ] != late {
 				continue
 			}

@@ -30,6 +30,8 @@ type Mapper struct {
 	netFirst   map[string]bool // first token of every safety-net word (pre-check)
 	netAlways  bool            // a word starts with a non-word byte: always run the full match
 	irrelevant map[string]bool // codes the safety net lets through
+
+	irrelevantTypes map[string]bool // resource types no criterion reads (vocabulary.yaml)
 	aliasFold  map[string]string
 }
 
@@ -188,7 +190,11 @@ func (m *Mapper) Wants(resourceType string, raw []byte) bool {
 	if wantedTypes[resourceType] {
 		return true
 	}
-	if resourceType != "Observation" || len(raw) == 0 {
+	if resourceType != "Observation" {
+		// A type no reader reads and not known irrelevant: its words decide.
+		return m.unreadType(resourceType) && m.anyWord(string(raw))
+	}
+	if len(raw) == 0 {
 		return false
 	}
 	want := false

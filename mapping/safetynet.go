@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"hemopa/rules"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // vocabulary is the safety net's table (vocabulary.yaml).
@@ -26,6 +29,10 @@ type vocabulary struct {
 		Code string `yaml:"code"`
 		Why  string `yaml:"why"`
 	} `yaml:"irrelevant"`
+	IrrelevantTypes []struct {
+		Type string `yaml:"type"`
+		Why  string `yaml:"why"`
+	} `yaml:"irrelevant_types"`
 }
 
 // netTerm is one compiled term: lower-cased words and the facts they touch.
@@ -99,7 +106,75 @@ func (m *Mapper) loadVocabulary(facts map[string]*rules.FactInfo) error {
 		}
 		m.irrelevant[m.codeKey(sys, code)] = true
 	}
+	m.irrelevantTypes = map[string]bool{}
+	for i, it := range v.IrrelevantTypes {
+		if it.Type == "" || it.Why == "" {
+			return fmt.Errorf("mapping/vocabulary.yaml: irrelevant_types[%d]: type and why are required", i)
+		}
+		if readers[it.Type] != nil {
+			return fmt.Errorf("mapping/vocabulary.yaml: irrelevant_types[%d]: %s has a reader: it cannot be irrelevant", i, it.Type)
+		}
+		m.irrelevantTypes[it.Type] = true
+	}
 	return nil
+}
+
+// unreadType reports whether resources of this type are read by no reader
+// and not known to be irrelevant: the safety net reads all their text.
+func (m *Mapper) unreadType(typ string) bool {
+	return readers[typ] == nil && !m.irrelevantTypes[typ]
+}
+
+// mapOther accounts for a resource of a type no reader reads: relevant words
+// anywhere in its text make the facts they name unreadable (undated, so they
+// count in every window); otherwise it is irrelevant.
+func (c *mapCall) mapOther(e *entry) bool {
+	text := resourceText(e.res)
+	facts := c.m.factsByText(text)
+	if len(facts) == 0 {
+		return false
+	}
+	c.unreadable(e, facts, "", "is a "+e.typ+" that names what the policies read, and hemopa does not read "+e.typ+
+		" — review it, or record the finding as a coded resource", time.Time{})
+	return true
+}
+
+// skipText are fields whose strings are identifiers, not text a person reads.
+var skipText = map[protoreflect.Name]bool{"id": true, "system": true, "url": true, "meta": true, "identifier": true, "version": true}
+
+// resourceText is every string a person reads in a resource (texts,
+// displays, codes, narrative), space-separated; identifiers, systems and
+// references are left out.
+func resourceText(cr *bcrpb.ContainedResource) string {
+	var b strings.Builder
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+				l := v.List()
+				for i := 0; i < l.Len(); i++ {
+					walk(l.Get(i).Message())
+				}
+			case fd.IsList() || fd.IsMap():
+			case fd.Kind() == protoreflect.MessageKind && !skipText[fd.Name()]:
+				if v.Message().Descriptor().Name() == "Reference" {
+					// Only what a person reads: a reference's ids are not text.
+					if d := v.Message().Descriptor().Fields().ByName("display"); d != nil && v.Message().Has(d) {
+						walk(v.Message().Get(d).Message())
+					}
+					return true
+				}
+				walk(v.Message())
+			case fd.Kind() == protoreflect.StringKind && fd.Name() == "value":
+				b.WriteString(v.String())
+				b.WriteByte(' ')
+			}
+			return true
+		})
+	}
+	walk(cr.ProtoReflect())
+	return b.String()
 }
 
 // factsByText lists the facts whose safety-net words occur in text (any case,

@@ -196,3 +196,41 @@ func TestGaps(t *testing.T) {
 		t.Errorf("FactsCarriedBy(Observation) = %v", got)
 	}
 }
+
+// TestResourcesOfOtherTypes: a type no reader reads is accounted for by its
+// text — irrelevant types and texts are passed over, relevant words make the
+// facts they name unreadable; identifiers and references are not text.
+func TestResourcesOfOtherTypes(t *testing.T) {
+	m, _ := New()
+	cases := []struct {
+		name, res string
+		facts     []string
+	}{
+		{"adverse event naming Hemgenix", `{"resourceType":"AdverseEvent","id":"ae1","actuality":"actual","subject":{"reference":"Patient/p1"},"event":{"text":"Infusion reaction during Hemgenix infusion"}}`, []string{"prior_gene_therapy"}},
+		{"flag HIV", `{"resourceType":"Flag","id":"f1","status":"active","code":{"text":"HIV positive"},"subject":{"reference":"Patient/p1"}}`, []string{"hiv_screen", "hiv_rna", "hiv"}},
+		{"flag about falls", `{"resourceType":"Flag","id":"hiv-1","status":"active","code":{"text":"Fall risk"},"subject":{"reference":"Patient/p1"}}`, nil},
+		{"immunization hepatitis B vaccine", `{"resourceType":"Immunization","id":"i1","status":"completed","vaccineCode":{"text":"Hepatitis B vaccine"},"patient":{"reference":"Patient/p1"},"occurrenceDateTime":"2020-01-01"}`, nil},
+		{"family history of inhibitor", `{"resourceType":"FamilyMemberHistory","id":"fh1","status":"completed","patient":{"reference":"Patient/p1"},"relationship":{"text":"brother"},"condition":[{"code":{"text":"Hemophilia B with factor IX inhibitor"}}]}`, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			typ := strings.Split(strings.Split(tc.res, `"resourceType":"`)[1], `"`)[0]
+			if got := m.Wants(typ, []byte(tc.res)); got != (tc.facts != nil) && typ != "Flag" {
+				t.Errorf("the decode filter wants it: %v", got)
+			}
+			c := mapOne(t, m, tc.res)
+			for _, f := range tc.facts {
+				if vs := c.Facts[f]; len(vs) != 1 || vs[0].Readable() || !strings.Contains(vs[0].Problem, "hemopa does not read") {
+					t.Errorf("%s: %+v, want one unreadable value", f, vs)
+				}
+			}
+			if tc.facts == nil {
+				for f, vs := range c.Facts {
+					if f != "sex" && f != "birth_date" && len(vs) > 0 {
+						t.Errorf("irrelevant resource gave %s: %+v", f, vs)
+					}
+				}
+			}
+		})
+	}
+}
