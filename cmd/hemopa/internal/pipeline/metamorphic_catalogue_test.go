@@ -277,6 +277,11 @@ var catalogue = []entry{
 			 "patient":{"reference":"{{PAT}}"},"occurrenceDateTime":"2026-10-02","primarySource":true,"lotNumber":"FLU-26-118"}`))
 			return nil
 		}},
+	{id: "invariance/flag-fall-risk", item: "P", rel: relSame, desc: "A Flag \"Fall risk\" (a type without a reader, no relevant words) is irrelevant",
+		apply: func(x *rec) error {
+			x.add(x.parse(`{"resourceType":"Flag","id":"{{ID}}","status":"active","code":{"text":"Fall risk"},"subject":{"reference":"{{PAT}}"}}`))
+			return nil
+		}},
 	{id: "invariance/encounter", item: "P", rel: relSame, desc: "An ambulatory hemophilia follow-up Encounter is irrelevant",
 		apply: func(x *rec) error {
 			x.add(x.parse(`{"resourceType":"Encounter","id":"{{ID}}","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB","display":"ambulatory"},
@@ -511,6 +516,13 @@ var catalogue = []entry{
 		apply: func(x *rec) error {
 			x.add(x.parse(`{"resourceType":"Procedure","id":"{{ID}}","status":"completed","code":{"text":"AAV gene therapy (investigational)"},
 			 "subject":{"reference":"{{PAT}}"},"performedDateTime":"` + x.old(0) + `","note":[{"text":"Clinical trial participant"}]}`))
+			return nil
+		}},
+	{id: "prior-gene-therapy/adverse-event-naming-product", item: "2", rel: relNotApprove, concepts: []string{cPriorGene},
+		desc: "An AdverseEvent (a type hemopa has no reader for) \"Infusion reaction during Hemgenix infusion\" — accounted for by its text",
+		apply: func(x *rec) error {
+			x.add(x.parse(`{"resourceType":"AdverseEvent","id":"{{ID}}","actuality":"actual","subject":{"reference":"{{PAT}}"},
+			 "event":{"text":"Infusion reaction during Hemgenix infusion"},"date":"` + x.old(0) + `"}`))
 			return nil
 		}},
 	{id: "prior-gene-therapy/procedure-factor-gene-transfer", item: "2", rel: relNotApprove, concepts: []string{cPriorGene},
