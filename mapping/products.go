@@ -5,9 +5,6 @@ import (
 	"time"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
-	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"hemopa/rules"
 )
@@ -72,50 +69,11 @@ func (c *mapCall) medicationConcept(e *entry, cc *dtpb.CodeableConcept, ref *dtp
 	if cc != nil {
 		return cc
 	}
-	s := refString(ref)
-	if strings.HasPrefix(s, "#") {
-		if cr := containedResource(e, s[1:]); cr != nil {
-			return cr.GetMedication().GetCode()
-		}
-	} else if t := c.resolve(s); t != nil && t.typ == "Medication" {
+	if t := c.resolveFrom(e, refString(ref)); t != nil && t.typ == "Medication" {
 		return t.res.GetMedication().GetCode()
 	}
 	if d := ref.GetDisplay().GetValue(); d != "" {
 		return &dtpb.CodeableConcept{Text: &dtpb.String{Value: d}}
-	}
-	return nil
-}
-
-// containedResource finds the resource with the given id among the entry's
-// own contained resources.
-func containedResource(e *entry, id string) *bcrpb.ContainedResource {
-	m := e.res.ProtoReflect()
-	od := m.Descriptor().Oneofs().ByName("oneof_resource")
-	if od == nil {
-		return nil
-	}
-	f := m.WhichOneof(od)
-	if f == nil {
-		return nil
-	}
-	res := m.Get(f).Message()
-	fd := res.Descriptor().Fields().ByName("contained")
-	if fd == nil || !fd.IsList() || fd.Kind() != protoreflect.MessageKind {
-		return nil
-	}
-	list := res.Get(fd).List()
-	for i := 0; i < list.Len(); i++ {
-		a, ok := list.Get(i).Message().Interface().(*anypb.Any)
-		if !ok {
-			continue
-		}
-		cr := &bcrpb.ContainedResource{}
-		if a.UnmarshalTo(cr) != nil {
-			continue
-		}
-		if _, cid := typeAndID(cr); cid == id {
-			return cr
-		}
 	}
 	return nil
 }

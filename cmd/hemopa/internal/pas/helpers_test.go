@@ -21,24 +21,8 @@ const sampleAsOf = "2026-11-24"
 
 func fixedClock() time.Time { return time.Date(2026, 11, 24, 15, 4, 5, 0, time.UTC) }
 
-// repoRoot walks up from the package directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the folder holding go.mod.
+func repoRoot(t testing.TB) string { t.Helper(); return testenv.RepoRoot(t) }
 
 // infernoFixture reads a PAS fixture of the shared folder beside the repository.
 func infernoFixture(t testing.TB, name string) []byte {

@@ -81,23 +81,8 @@ func jwksJSON(keys ...map[string]string) []byte {
 	return b
 }
 
-// repoRoot walks up to go.mod.
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the folder holding go.mod.
+func repoRoot(t testing.TB) string { t.Helper(); return testenv.RepoRoot(t) }
 
 func infernoFixture(t testing.TB, name string) []byte {
 	t.Helper()

@@ -8,23 +8,8 @@ import (
 	"testing"
 )
 
-// repoRoot walks up to go.mod.
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the folder holding go.mod.
+func repoRoot(t testing.TB) string { t.Helper(); return testenv.RepoRoot(t) }
 
 // FuzzHookRequest: the decoder never panics, refuses only with a 400 or 422
 // carrying a message, and what it accepts can be walked for resources.
