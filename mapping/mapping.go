@@ -32,7 +32,7 @@ type Mapper struct {
 	irrelevant map[string]bool // codes the safety net lets through
 
 	irrelevantTypes map[string]bool // resource types no criterion reads (vocabulary.yaml)
-	aliasFold  map[string]string
+	aliasFold       map[string]string
 }
 
 type icdPrefix struct{ prefix, fact string }
