@@ -988,9 +988,9 @@ var catalogue = []entry{
 			return x.addObs("final", "vital-signs", weightLOINC, x.recent(0), qty(160, "lb", "[lb_av]"))
 		}},
 	{id: "precision/hiv-rna-log10", item: "6", rel: relNotApprove, concepts: []string{cHIVLoad},
-		desc: "A newer HIV-1 RNA in log10 units (29541-0) of 2.31–2.69 (204–490 copies/mL ≥ 200)",
+		desc: "A newer HIV-1 RNA in log10 units (29541-0) of 2.4–2.7 (251–501 copies/mL ≥ 200; values keep one decimal)",
 		apply: func(x *rec) error {
-			return x.addObs("final", "laboratory", hivRNALog, x.recent(0), qty(x.val(1, 2.31, 2.69), "log10 copies/mL", "{log_copies}/mL"))
+			return x.addObs("final", "laboratory", hivRNALog, x.recent(0), qty(x.val(1, 2.4, 2.7), "log10 copies/mL", "{log_copies}/mL"))
 		}},
 	{id: "precision/hiv-rna-log-under-linear-code", item: "6", rel: relPendOrWorse, concepts: []string{cHIVLoad},
 		desc: "A newer HIV-1 RNA of 2.5 \"log10 copies/mL\" under the linear code 20447-9 (neither reading may be assumed)",
