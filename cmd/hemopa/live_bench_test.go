@@ -16,6 +16,7 @@ import (
 	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/fhir"
 	"hemopa/integration/harness"
+	"hemopa/rules"
 )
 
 // BenchmarkLiveVsBare measures one patient's live evaluation against the
@@ -26,52 +27,21 @@ import (
 // HAPI (skips without it unless CI is set):
 // go test ./cmd/hemopa -run '^$' -bench LiveVsBare
 func BenchmarkLiveVsBare(b *testing.B) {
-	hapi := harness.RequireHAPI(b)
-	if _, errs, code := runCLI(b, "", "load", "--fhir-server", hapi.BaseURL(), "../../testdata/patients/b-approve.json"); code != 0 {
-		b.Fatalf("load: %s", errs)
-	}
-	p, err := pipeline.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	policies, err := pipeline.SelectPolicies("ucare-hemgenix")
-	if err != nil {
-		b.Fatal(err)
-	}
-	asOf := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	plan := fetchPlan(p.Mapper, policies, "pat-b-approve", asOf)
-	body := batchBody(plan)
-	ctx := context.Background()
-	for range 10 { // warm HAPI up so that neither side pays for it
-		bareBatch(b, ctx, hapi.BaseURL(), body)
-	}
-
+	lb := newLiveBench(b)
 	b.Run("bare", func(b *testing.B) {
-		resources := bareResources(b, bareBatch(b, ctx, hapi.BaseURL(), body))
+		resources := bareResources(b, bareBatch(b, lb.ctx, lb.base, lb.body))
 		var bytesRead int64
 		for b.Loop() {
-			bytesRead += int64(len(bareBatch(b, ctx, hapi.BaseURL(), body)))
+			bytesRead += int64(len(bareBatch(b, lb.ctx, lb.base, lb.body)))
 		}
 		b.ReportMetric(float64(bytesRead)/float64(b.N), "resp-bytes/op")
 		b.ReportMetric(float64(resources), "resources/op")
 	})
 	b.Run("hemopa", func(b *testing.B) {
-		conn, counted := countingConn(b, hapi.BaseURL())
+		conn, counted := countingConn(b, lb.base)
 		var resources int64
 		for b.Loop() {
-			raws, err := fetchPatient(ctx, conn, p, policies, "pat-b-approve", asOf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			resources += int64(len(raws))
-			bundle, err := p.Decoder.DecodeResources(raws)
-			if err != nil {
-				b.Fatal(err)
-			}
-			dets, _, err := p.Decide(bundle, policies, asOf, "pat-b-approve")
-			if err != nil || dets[0].Decision != "approve" {
-				b.Fatalf("decision %v, err %v", dets, err)
-			}
+			resources += int64(lb.evaluate(b, conn))
 		}
 		b.ReportMetric(float64(counted.Load())/float64(b.N), "resp-bytes/op")
 		b.ReportMetric(float64(resources)/float64(b.N), "resources/op")
@@ -80,48 +50,22 @@ func BenchmarkLiveVsBare(b *testing.B) {
 }
 
 // BenchmarkLiveVsBareInterleaved runs one bare batch and one hemopa
-// evaluation in every iteration (alternating which goes first) and reports hemopa's time over bare's: on a
-// shared machine whose load drifts, the ratio of neighbours is steadier than
-// the ratio of two separate runs. Needs HAPI, as above.
+// evaluation in every iteration (alternating which goes first) and reports
+// hemopa's time over bare's: on a shared machine whose load drifts, the ratio
+// of neighbours is steadier than the ratio of two separate runs. Needs HAPI,
+// as above.
 func BenchmarkLiveVsBareInterleaved(b *testing.B) {
-	hapi := harness.RequireHAPI(b)
-	if _, errs, code := runCLI(b, "", "load", "--fhir-server", hapi.BaseURL(), "../../testdata/patients/b-approve.json"); code != 0 {
-		b.Fatalf("load: %s", errs)
-	}
-	p, err := pipeline.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	policies, err := pipeline.SelectPolicies("ucare-hemgenix")
-	if err != nil {
-		b.Fatal(err)
-	}
-	asOf := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	body := batchBody(fetchPlan(p.Mapper, policies, "pat-b-approve", asOf))
-	ctx := context.Background()
-	conn, _ := countingConn(b, hapi.BaseURL())
-	for range 10 {
-		bareBatch(b, ctx, hapi.BaseURL(), body)
-	}
+	lb := newLiveBench(b)
+	conn, _ := countingConn(b, lb.base)
 	var bare, hemopa time.Duration
 	runBare := func() {
 		t0 := time.Now()
-		bareBatch(b, ctx, hapi.BaseURL(), body)
+		bareBatch(b, lb.ctx, lb.base, lb.body)
 		bare += time.Since(t0)
 	}
 	runHemopa := func() {
 		t0 := time.Now()
-		raws, err := fetchPatient(ctx, conn, p, policies, "pat-b-approve", asOf)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bundle, err := p.Decoder.DecodeResources(raws)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if dets, _, err := p.Decide(bundle, policies, asOf, "pat-b-approve"); err != nil || dets[0].Decision != "approve" {
-			b.Fatalf("decision %v, err %v", dets, err)
-		}
+		lb.evaluate(b, conn)
 		hemopa += time.Since(t0)
 	}
 	odd := false
@@ -137,6 +81,57 @@ func BenchmarkLiveVsBareInterleaved(b *testing.B) {
 	b.ReportMetric(float64(bare.Microseconds())/float64(b.N)/1000, "bare-ms/op")
 	b.ReportMetric(float64(hemopa.Microseconds())/float64(b.N)/1000, "hemopa-ms/op")
 	b.ReportMetric(float64(hemopa)/float64(bare), "hemopa/bare")
+}
+
+// liveBench is the setup both live-vs-bare benchmarks share: b-approve loaded
+// into HAPI, the pipeline, UCare's policy, and the very batch the live path
+// sends (HAPI warmed up with it).
+type liveBench struct {
+	ctx      context.Context
+	base     string
+	p        *pipeline.Pipeline
+	policies []*rules.Policy
+	asOf     time.Time
+	body     []byte
+}
+
+func newLiveBench(b *testing.B) *liveBench {
+	hapi := harness.RequireHAPI(b)
+	if _, errs, code := runCLI(b, "", "load", "--fhir-server", hapi.BaseURL(), "../../testdata/patients/b-approve.json"); code != 0 {
+		b.Fatalf("load: %s", errs)
+	}
+	p, err := pipeline.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	policies, err := pipeline.SelectPolicies("ucare-hemgenix")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lb := &liveBench{ctx: context.Background(), base: hapi.BaseURL(), p: p, policies: policies,
+		asOf: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)}
+	lb.body = batchBody(fetchPlan(p.Mapper, policies, "pat-b-approve", lb.asOf))
+	for range 10 { // warm HAPI up so that neither side pays for it
+		bareBatch(b, lb.ctx, lb.base, lb.body)
+	}
+	return lb
+}
+
+// evaluate is one live evaluation of b-approve (fetch, decode, map,
+// evaluate), which must approve; it returns the resources fetched.
+func (lb *liveBench) evaluate(b *testing.B, conn *liveConn) int {
+	raws, err := fetchPatient(lb.ctx, conn, lb.p, lb.policies, "pat-b-approve", lb.asOf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bundle, err := lb.p.Decoder.DecodeResources(raws)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if dets, _, err := lb.p.Decide(bundle, lb.policies, lb.asOf, "pat-b-approve"); err != nil || dets[0].Decision != "approve" {
+		b.Fatalf("decision %v, err %v", dets, err)
+	}
+	return len(raws)
 }
 
 // BenchmarkLiveFetchSamples fetches every sample patient as the live path
