@@ -95,6 +95,24 @@ func TestObservationUnitsAndValues(t *testing.T) {
 		{"interpretation flag", obs("o", L, "3185-6", qty("2.4", "[beth'U]/mL"), `"interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation","code":"H"}]}]`), "fix_inhibitor", 2.4, "", rules.Positive, ""},
 		{"fibrosis stage text", obs("o", local, "fibrosis-stage", `"valueString":"METAVIR F3"`), "fibrosis_stage", 0, "", 0, ""},
 		{"ULN from reference range", obs("o", L, "1742-6", qty("31", "U/L"), `"referenceRange":[{"high":{"value":41,"unit":"U/L","system":"http://unitsofmeasure.org","code":"U/L"}}]`), "alt", 31, "", 0, ""},
+		// Log units, ratios, interpretation-only and unreadable shapes (issue 7).
+		{"HIV RNA log10 copies", obs("o", loinc, "29541-0", `"valueQuantity":{"value":2.5,"unit":"log10 copies/mL"}`), "hiv_rna", 316.23, "", 0, ""},
+		{"HIV RNA log under a linear code, unit says log", obs("o", loinc, "20447-9", `"valueQuantity":{"value":3,"unit":"{log_copies}/mL"}`), "hiv_rna", 1000, "", 0, ""},
+		{"HIV RNA log code with a linear unit is refused", obs("o", loinc, "29541-0", qty("2.5", "{copies}/mL")), "hiv_rna", 0, "", 0, "is not a log10 unit"},
+		{"log comparator kept", obs("o", loinc, "38180-6", `"valueQuantity":{"value":1.18,"comparator":"<","unit":"log IU/mL"}`), "hcv_rna", 15.14, "<", 0, ""},
+		{"HBV DNA log10 IU", obs("o", loinc, "48398-2", `"valueQuantity":{"value":1,"unit":"[lg]IU/mL"}`), "hbv_dna", 10, "", 0, ""},
+		{"unknown log unit is not understood", obs("o", loinc, "42595-9", `"valueQuantity":{"value":2,"unit":"ln IU/mL"}`), "hbv_dna", 0, "", 0, "not understood"},
+		{"log code with an unknown log unit", obs("o", loinc, "45161-7", `"valueQuantity":{"value":2,"unit":"ln copies/mL"}`), "hbv_dna", 0, "", 0, "is not a log10 unit"},
+		{"HCV log copies: no IU factor", obs("o", loinc, "47252-2", `"valueQuantity":{"value":2,"unit":"log10 copies/mL"}`), "hcv_rna", 0, "", 0, "not understood"},
+		{"ratio 1:50", obs("o", local, "aav5-antibody", `"valueRatio":{"numerator":{"value":1},"denominator":{"value":50}}`), "aav5_antibody", 50, "", 0, ""},
+		{"ratio 2:100 is a clean dilution", obs("o", local, "aav5-antibody", `"valueRatio":{"numerator":{"value":2},"denominator":{"value":100}}`), "aav5_antibody", 50, "", 0, ""},
+		{"ratio 50:1 is not read the wrong way round", obs("o", local, "aav5-antibody", `"valueRatio":{"numerator":{"value":50},"denominator":{"value":1}}`), "aav5_antibody", 0, "", 0, "not a dilution"},
+		{"ratio 3:50 is unreadable", obs("o", local, "aav5-antibody", `"valueRatio":{"numerator":{"value":3},"denominator":{"value":50}}`), "aav5_antibody", 0, "", 0, "not a dilution"},
+		{"ratio comparator kept", obs("o", local, "aav5-antibody", `"valueRatio":{"numerator":{"value":1},"denominator":{"value":5,"comparator":"<"}}`), "aav5_antibody", 5, "<", 0, ""},
+		{"value against its own interpretation keeps both", obs("o", loinc, "3185-6", qty("0.2", "[beth'U]/mL"), interp("POS")), "fix_inhibitor", 0.2, "", rules.Positive, ""},
+		{"interpretation-only negative titer", obs("o", local, "aavrh74var-nab", interp("NEG")), "aavrh74var_nab", 0, "", rules.Negative, ""},
+		{"range value unreadable", obs("o", loinc, "777-3", `"valueRange":{"low":{"value":100},"high":{"value":150}}`), "platelets", 0, "", 0, "range"},
+		{"not a number string", obs("o", loinc, "5196-1", `"valueString":"see comment"`), "hbsag", 0, "", 0, `result "see comment" not understood`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
