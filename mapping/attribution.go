@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -124,6 +125,8 @@ func (c *mapCall) attribute(r *dtpb.Reference) (attribution, string) {
 			return ours, ""
 		case nameDiffers:
 			return notOurs, "subject display is not this patient's name"
+		case namePartly:
+			return unattributed, "subject is named only by a display that is close to, but not, this patient's name"
 		default:
 			return unattributed, "subject is named only by a display and the patient has no name to compare"
 		}
@@ -151,6 +154,7 @@ type nameMatch int8
 const (
 	noNameToCompare nameMatch = iota
 	nameMatches
+	namePartly // shares a name word ("D. Okafor", "Daniel J Okafor (MRN …)")
 	nameDiffers
 )
 
@@ -160,7 +164,7 @@ const (
 func (c *mapCall) matchesName(display string) nameMatch {
 	want := nameWords(display)
 	names := c.patient.res.GetPatient().GetName()
-	compared := false
+	compared, partly := false, false
 	for _, n := range names {
 		var core, full []string
 		for _, g := range n.GetGiven() {
@@ -182,12 +186,26 @@ func (c *mapCall) matchesName(display string) nameMatch {
 			if sameWords(want, cand) {
 				return nameMatches
 			}
+			partly = partly || shareWord(want, cand)
 		}
 	}
-	if !compared {
+	switch {
+	case !compared:
 		return noNameToCompare
+	case partly:
+		return namePartly
 	}
 	return nameDiffers
+}
+
+// shareWord reports whether a and b have a word of two letters or more in common.
+func shareWord(a, b []string) bool {
+	for _, x := range a {
+		if len(x) > 1 && slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 func nameWords(s string) []string {

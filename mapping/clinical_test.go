@@ -482,6 +482,8 @@ func TestAttribution(t *testing.T) {
 		{"the patient's name", nil, nil, withSubject(`"subject":{"display":"Smith, John Q"}`), want{fact: inhibitor, flag: rules.Positive}, ""},
 		{"another name", nil, nil, withSubject(`"subject":{"display":"Ann Other"}`), want{fact: inhibitor, none: true}, "Condition/c: subject display is not this patient's name"},
 		{"reference and a contradicting display", nil, nil, withSubject(`"subject":{"reference":"Patient/p1","display":"Ann Other"}`), want{fact: inhibitor, problem: "cannot be attributed to this patient"}, ""},
+		{"reference and an abbreviated display", nil, nil, withSubject(`"subject":{"reference":"Patient/p1","display":"J. Smith (MRN 12)"}`), want{fact: inhibitor, flag: rules.Positive}, ""},
+		{"display only, close to the name", nil, nil, withSubject(`"subject":{"display":"J Smith"}`), want{fact: inhibitor, problem: "cannot be attributed to this patient"}, ""},
 		{"no subject, one patient", nil, nil, withSubject(`"subject":{}`), want{fact: inhibitor, flag: rules.Positive}, ""},
 		{"no subject, two patients, relevant", []MapOption{ForPatient("p1")}, []string{otherPat}, withSubject(`"subject":{}`),
 			want{fact: inhibitor, problem: "cannot be attributed to this patient (no subject in a bundle of 2 patients)"}, ""},
