@@ -55,7 +55,7 @@ func decoded(t *testing.T, m *Mapper, opts []MapOption, resources ...string) *Ch
 
 func newMapper(t *testing.T) *Mapper {
 	t.Helper()
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,11 +366,7 @@ func TestEveryNDCFormatMatches(t *testing.T) {
 		t.Fatal("no NDC checked")
 	}
 	// Table 1's kits (rules/kits.yaml) are all Hemgenix.
-	cat, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, row := range cat.Kits["hemgenix-table1"].Rows {
+	for _, row := range testCat().Kits["hemgenix-table1"].Rows {
 		if p := m.productByNDC(row.NDC); p == nil || p.Name != "Hemgenix" {
 			t.Errorf("kit NDC %s: %v", row.NDC, p)
 		}

@@ -71,11 +71,11 @@ func (m *Mapper) labFacts() []string {
 	return names
 }
 
-// New compiles the embedded code tables plus any options.
-func New(opts ...Option) (*Mapper, error) {
-	cat, err := rules.Embedded()
-	if err != nil {
-		return nil, err
+// New compiles the embedded code tables plus any options for the facts and
+// attestations of a policy catalog.
+func New(cat *rules.Catalog, opts ...Option) (*Mapper, error) {
+	if cat == nil {
+		return nil, fmt.Errorf("mapping: no policy catalog")
 	}
 	m := &Mapper{obsByCode: map[string]*obsRule{}, obsByFact: map[string]*obsRule{}, negCodes: map[string]bool{},
 		posCodes: map[string]bool{}, snomed: map[string]string{}, prodByCode: map[string]*product{},

@@ -58,7 +58,7 @@ func mapOne(t *testing.T, m *Mapper, resources ...string) *Chart {
 }
 
 func TestObservationUnitsAndValues(t *testing.T) {
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestObservationUnitsAndValues(t *testing.T) {
 }
 
 func TestStatusesAndSubjects(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	const L = "http://loinc.org"
 	withStatus := func(st string) string {
 		return strings.Replace(obs("o-"+st, L, "777-3", qty("212", "10*3/uL")), `"status":"final"`, `"status":"`+st+`"`, 1)
@@ -194,7 +194,7 @@ func TestStatusesAndSubjects(t *testing.T) {
 }
 
 func TestSexPrecedence(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	cases := []struct{ patient, want string }{
 		{`{"resourceType":"Patient","id":"p1","gender":"male"}`, "male"},
 		{`{"resourceType":"Patient","id":"p1","gender":"male","extension":[{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex","valueCode":"F"}]}`, "female"},
@@ -218,7 +218,7 @@ func TestSexPrecedence(t *testing.T) {
 }
 
 func TestAttestations(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	qr := func(id, status string, items string) string {
 		return `{"resourceType":"QuestionnaireResponse","id":"` + id + `","status":"` + status + `","subject":{"reference":"Patient/p1"},"author":{"reference":"Practitioner/dr"},"authored":"2026-11-18","item":[` + items + `]}`
 	}
@@ -239,7 +239,7 @@ func TestAttestations(t *testing.T) {
 }
 
 func TestMedicationsClaimsAndPrescriber(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	const hcpcs = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 	med := func(typ, id, status, concept string, extra string) string {
 		s := `{"resourceType":"` + typ + `","id":"` + id + `","status":"` + status + `","medicationCodeableConcept":` + concept + `,"subject":{"reference":"Patient/p1"}`
@@ -285,7 +285,7 @@ func TestMedicationsClaimsAndPrescriber(t *testing.T) {
 }
 
 func TestCodeMap(t *testing.T) {
-	m, err := New(WithCodeMap("site.yaml", []byte("observations:\n  - {system: http://lab.example.org, code: FIX1, fact: fix_activity}\n")))
+	m, err := New(testCat(), WithCodeMap("site.yaml", []byte("observations:\n  - {system: http://lab.example.org, code: FIX1, fact: fix_activity}\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,14 +294,14 @@ func TestCodeMap(t *testing.T) {
 		t.Errorf("site code not mapped: %+v", c.Facts)
 	}
 	for _, bad := range []string{"observations:\n  - {system: s, code: c, fact: nonsense}\n", "observations:\n  - {code: c, fact: alt}\n", "nope: 1\n"} {
-		if _, err := New(WithCodeMap("site.yaml", []byte(bad))); err == nil || !strings.Contains(err.Error(), "site.yaml") {
+		if _, err := New(testCat(), WithCodeMap("site.yaml", []byte(bad))); err == nil || !strings.Contains(err.Error(), "site.yaml") {
 			t.Errorf("%q: error %v, want one naming the file", bad, err)
 		}
 	}
 }
 
 func TestPatientSelection(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	two := bundle(t, patient, `{"resourceType":"Patient","id":"p2"}`)
 	if _, err := m.Map(two); err == nil || !strings.Contains(err.Error(), "--patient") {
 		t.Errorf("two patients: %v", err)
@@ -315,7 +315,7 @@ func TestPatientSelection(t *testing.T) {
 }
 
 func TestTablesUseKnownFacts(t *testing.T) {
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func withStatus(res, st string) string {
 // TestObservationAccounting: every Observation is mapped, irrelevant, or
 // unreadable for each fact it could affect.
 func TestObservationAccounting(t *testing.T) {
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func local() string { return "http://hemopa.org/fhir/CodeSystem/lab-local" }
 // TestValueAgainstInterpretationIsAmbiguous: the engine reads a value that
 // disagrees with its own interpretation as unknown, not as the number.
 func TestValueAgainstInterpretationIsAmbiguous(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	c := mapOne(t, m, obs("o", loinc, "3185-6", qty("0.2", "[beth'U]/mL"), interp("POS")))
 	v := c.Facts["fix_inhibitor"][0]
 	if !v.HasNum || v.Flag != rules.Positive {
@@ -103,7 +103,7 @@ func TestValueAgainstInterpretationIsAmbiguous(t *testing.T) {
 
 // TestComponentsPanelsContained: other representations of a result.
 func TestComponentsPanelsContained(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	comp := `{"resourceType":"Observation","id":"panel","status":"final","code":{"text":"Inhibitor panel"},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-11-12",` +
 		`"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"3185-6"}]},"valueQuantity":{"value":1.1,"unit":"BU/mL"}},` +
 		`{"code":{"coding":[{"system":"http://loinc.org","code":"3187-2"}]},"valueQuantity":{"value":2,"unit":"%"}}]}`
@@ -138,7 +138,7 @@ func TestComponentsPanelsContained(t *testing.T) {
 
 // TestNestedBundle: a Bundle inside an entry is read like the outer one.
 func TestNestedBundle(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	inner := `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"http://ehr/fhir/Observation/n1","resource":` + obs("n1", loinc, "777-3", qty("99", "10*3/uL")) + `},` +
 		`{"fullUrl":"http://ehr/fhir/Patient/p1","resource":` + patient + `}]}`
 	c := mapOne(t, m, strings.Replace(inner, `"type":"collection"`, `"id":"nested","type":"collection"`, 1))
@@ -149,7 +149,7 @@ func TestNestedBundle(t *testing.T) {
 
 // TestReportsAndDocuments: DiagnosticReport and DocumentReference through the safety net.
 func TestReportsAndDocuments(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	report := func(st, extra string) string {
 		return `{"resourceType":"DiagnosticReport","id":"r","status":"` + st + `","code":{"text":"FibroScan report"},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-11-12"` + extra + `}`
 	}
@@ -192,7 +192,7 @@ func TestReportsAndDocuments(t *testing.T) {
 // TestReferenceRanges: the ULN is the high of the ranges that apply to the
 // patient (male, born 1990); ranges that disagree make it unknown.
 func TestReferenceRanges(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	rr := func(ranges string) string {
 		return obs("o", loinc, "1742-6", qty("30", "U/L"), `"referenceRange":[`+ranges+`]`)
 	}
@@ -226,7 +226,7 @@ func TestReferenceRanges(t *testing.T) {
 // contradicts it (judged by its reference range, else the usual interval) is
 // not a result to decide on; one that agrees is read as usual.
 func TestNumberAgainstOwnFlag(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	plt := func(value, flag, ranges string) string {
 		extra := []string{interp(flag)}
 		if ranges != "" {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestFactsByText(t *testing.T) {
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestFactsByText(t *testing.T) {
 // TestWants: the decode filter lets through everything that could be
 // relevant and nothing of the usual filler.
 func TestWants(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	cases := []struct {
 		typ, json string
 		want      bool
@@ -105,7 +105,7 @@ func TestWants(t *testing.T) {
 // an unreadable value, unless it is entered-in-error/cancelled or has a
 // dataAbsentReason.
 func FuzzMapObservation(f *testing.F) {
-	m, err := New()
+	m, err := New(testCat())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func FuzzMapObservation(f *testing.F) {
 
 // BenchmarkWantsVitals: the decode filter on the commonest irrelevant resource.
 func BenchmarkWantsVitals(b *testing.B) {
-	m, _ := New()
+	m, _ := New(testCat())
 	raw := []byte(`{"resourceType":"Observation","id":"filler-1","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-b-approve"},"effectiveDateTime":"2025-01-01T10:00:00Z","valueQuantity":{"value":61,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"},"referenceRange":[{"low":{"value":1},"high":{"value":200}}]}`)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -178,7 +178,7 @@ func BenchmarkWantsVitals(b *testing.B) {
 // TestGaps: a part of the record that could not be read makes every fact it
 // could carry unreadable, named by its source — never an empty record.
 func TestGaps(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	c, err := m.Map(bundle(t, patient), WithGaps(Gap{ResourceType: "ExplanationOfBenefit", Source: "prefetch claims", Problem: "was not sent"}))
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestGaps(t *testing.T) {
 // text — irrelevant types and texts are passed over, relevant words make the
 // facts they name unreadable; identifiers and references are not text.
 func TestResourcesOfOtherTypes(t *testing.T) {
-	m, _ := New()
+	m, _ := New(testCat())
 	cases := []struct {
 		name, res string
 		facts     []string

@@ -21,7 +21,7 @@ func testPolicy(t *testing.T, criteria string) *Policy {
 	t.Helper()
 	src := "id: test\ntitle: t\npayer: p\ndrugs: [Hemgenix]\nsource: s.txt\neffective: 2026-01-01\nrevised: 2026-01-02\n" +
 		"dose: {vg_per_kg: 2e13, vg_per_ml: 1e13, kits: hemgenix-table1, window: 30d}\ncriteria:\n" + criteria
-	c, err := newCatalog(dataFS)
+	c, err := newCatalog(vocabFS{fsys: Builtin(), name: func(n string) string { return n }})
 	if err != nil {
 		t.Fatal(err)
 	}

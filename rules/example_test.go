@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"fmt"
+	"testing/fstest"
 	"time"
 
 	"hemopa/rules"
@@ -11,7 +12,11 @@ import (
 // inhibitor titer makes criterion 1.F unknown, so the request pends with the
 // exact document needed.
 func ExampleEvaluate() {
-	policy, err := rules.Lookup("ucare-hemgenix")
+	catalog, err := rules.Load(rules.Builtin())
+	if err != nil {
+		panic(err)
+	}
+	policy, err := catalog.Lookup("ucare-hemgenix")
 	if err != nil {
 		panic(err)
 	}
@@ -34,9 +39,10 @@ func ExampleEvaluate() {
 	// 1.K not-met: Platelet count 38 × 10⁹/L on 2026-11-10 is not ≥ 50 × 10⁹/L
 }
 
-// Lint reports every problem in policy files as file:line: message.
+// Lint reports every problem in a policy directory as file:line: message;
+// what lints clean is what Load accepts.
 func ExampleLint() {
-	errs := rules.Lint(map[string][]byte{"acme.yaml": []byte(`id: acme
+	site := fstest.MapFS{"acme.yaml": {Data: []byte(`id: acme
 title: t
 payer: p
 drugs: [Hemgenix]
@@ -48,11 +54,12 @@ criteria:
     text: Platelets
     citation: s.txt § 1
     check: {fact: platelet_count, window: 30 days, op: ">=", value: 50}
-`)})
+`)}}
+	errs := rules.Lint(site, rules.Named("site-policies"))
 	for _, e := range errs {
 		fmt.Println(e)
 	}
 	// Output:
-	// acme.yaml:12: criterion 1: bad window "30 days" (want e.g. 30d, 4w, 3mo)
-	// acme.yaml:12: criterion 1: unknown fact "platelet_count"
+	// site-policies/acme.yaml:12: criterion 1: bad window "30 days" (want e.g. 30d, 4w, 3mo)
+	// site-policies/acme.yaml:12: criterion 1: unknown fact "platelet_count"
 }

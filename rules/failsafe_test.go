@@ -493,7 +493,7 @@ func TestDoseWeight(t *testing.T) {
 
 // TestRecordGuards: every policy carries the deceased and ordered-drug guards (item 11).
 func TestRecordGuards(t *testing.T) {
-	c, err := Embedded()
+	c, err := builtinCatalog()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +638,7 @@ func TestLintNewOptions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			errs := Lint(map[string][]byte{"p.yaml": []byte(head + tc.criteria)})
+			errs := lintFiles(map[string]string{"p.yaml": head + tc.criteria})
 			var all []string
 			for _, e := range errs {
 				all = append(all, e.Error())
@@ -649,7 +649,7 @@ func TestLintNewOptions(t *testing.T) {
 			}
 		})
 	}
-	if errs := Lint(map[string][]byte{"p.yaml": []byte(head + leaf(`{fact: factor_inhibitor_condition, is: absent, ever: true}`))}); len(errs) != 0 {
+	if errs := lintFiles(map[string]string{"p.yaml": head + leaf(`{fact: factor_inhibitor_condition, is: absent, ever: true}`)}); len(errs) != 0 {
 		t.Errorf("valid policy: %v", errs)
 	}
 }

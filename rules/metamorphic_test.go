@@ -46,7 +46,7 @@ func withValue(f Facts, fact string, v Value) Facts {
 // inside the policy's windows, or undated, stops the approval and is named in
 // the missing documentation.
 func TestMetamorphicUnreadable(t *testing.T) {
-	c, err := Embedded()
+	c, err := builtinCatalog()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,22 +1,14 @@
 package rules
 
 import (
-	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
-
-//go:embed facts.yaml attestations.yaml kits.yaml record.yaml policies/*.yaml
-var dataFS embed.FS
 
 // FactInfo describes a fact a policy may read.
 type FactInfo struct {
@@ -192,183 +184,6 @@ func ParseWindow(s string) (Window, error) {
 	return Window{}, fmt.Errorf("bad window %q (want e.g. 30d, 4w, 3mo)", s)
 }
 
-// Catalog is the set of compiled policies with the facts, attestations and kit
-// tables they use.
-type Catalog struct {
-	Policies     []*Policy
-	Facts        map[string]*FactInfo
-	Attestations []Attestation
-	Kits         map[string]*KitTable
-	byID         map[string]*Policy
-
-	record *yaml.Node // rules/record.yaml: the guards every policy carries
-}
-
-// recordFile is the name lint messages give the record guards.
-const recordFile = "rules/record.yaml"
-
-var (
-	catalogOnce sync.Once
-	catalog     *Catalog
-	catalogErr  error
-)
-
-// Embedded returns the policies built into the binary. They are compiled once;
-// an error means a policy file is broken (policies lint says where).
-func Embedded() (*Catalog, error) {
-	catalogOnce.Do(func() {
-		catalog, catalogErr = loadEmbedded()
-	})
-	return catalog, catalogErr
-}
-
-// Lookup returns the embedded policy with the id.
-func Lookup(id string) (*Policy, error) {
-	c, err := Embedded()
-	if err != nil {
-		return nil, err
-	}
-	return c.Lookup(id)
-}
-
-// Lookup returns the policy with the id.
-func (c *Catalog) Lookup(id string) (*Policy, error) {
-	if p, ok := c.byID[id]; ok {
-		return p, nil
-	}
-	ids := make([]string, len(c.Policies))
-	for i, p := range c.Policies {
-		ids[i] = p.ID
-	}
-	return nil, fmt.Errorf("unknown policy %q (known: %s)", id, strings.Join(ids, ", "))
-}
-
-// AttestationText is the question for a linkId ("" if unknown).
-func (c *Catalog) AttestationText(linkID string) string {
-	for _, a := range c.Attestations {
-		if a.LinkID == linkID {
-			return a.Text
-		}
-	}
-	return ""
-}
-
-func loadEmbedded() (*Catalog, error) {
-	c, err := newCatalog(dataFS)
-	if err != nil {
-		return nil, err
-	}
-	names, err := fs.Glob(dataFS, "policies/*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	files := map[string][]byte{}
-	for _, n := range names {
-		b, err := dataFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		files["rules/"+n] = b
-	}
-	if errs := c.addPolicies(files); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return c, nil
-}
-
-// Lint compiles policy files against the embedded facts, attestations and kit
-// tables and returns every problem as "file:line: message". With no files it
-// lints the embedded policies.
-func Lint(files map[string][]byte) []error {
-	c, err := newCatalog(dataFS)
-	if err != nil {
-		return []error{err}
-	}
-	if files == nil {
-		names, _ := fs.Glob(dataFS, "policies/*.yaml")
-		files = map[string][]byte{}
-		for _, n := range names {
-			b, _ := dataFS.ReadFile(n)
-			files["rules/"+n] = b
-		}
-	}
-	return c.addPolicies(files)
-}
-
-func newCatalog(fsys fs.FS) (*Catalog, error) {
-	c := &Catalog{Facts: map[string]*FactInfo{}, Kits: map[string]*KitTable{}, byID: map[string]*Policy{}}
-	var facts []*FactInfo
-	if err := readYAML(fsys, "facts.yaml", &facts); err != nil {
-		return nil, err
-	}
-	for _, f := range facts {
-		c.Facts[f.Name] = f
-	}
-	if err := readYAML(fsys, "attestations.yaml", &c.Attestations); err != nil {
-		return nil, err
-	}
-	for _, a := range c.Attestations {
-		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: "attestation", Label: "Prescriber attestation: " + a.Text}
-	}
-	if err := readYAML(fsys, "kits.yaml", &c.Kits); err != nil {
-		return nil, err
-	}
-	b, err := fs.ReadFile(fsys, "record.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", recordFile, err)
-	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s:1: want a list of criteria", recordFile)
-	}
-	c.record = doc.Content[0]
-	return c, nil
-}
-
-func readYAML(fsys fs.FS, name string, v any) error {
-	b, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("rules/%s: %w", name, err)
-	}
-	return nil
-}
-
-// addPolicies compiles files (name → YAML) in name order and adds them.
-func (c *Catalog) addPolicies(files map[string][]byte) []error {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var errs []error
-	seen := map[string]string{}
-	for _, name := range names {
-		p, perrs := c.compile(name, files[name])
-		errs = append(errs, perrs...)
-		if p == nil {
-			continue
-		}
-		if prev, dup := seen[p.ID]; dup {
-			errs = append(errs, fmt.Errorf("%s:1: duplicate policy id %q (also in %s)", name, p.ID, prev))
-			continue
-		}
-		seen[p.ID] = name
-		if len(perrs) == 0 {
-			c.Policies = append(c.Policies, p)
-			c.byID[p.ID] = p
-		}
-	}
-	return errs
-}
-
 type lintErrs struct {
 	file string
 	errs []error
@@ -493,11 +308,11 @@ func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
 	// Every policy carries the record guards (the patient is alive, the order
 	// is for the policy's drug); their problems are reported against
 	// record.yaml, a clash of ids against the policy.
-	rl := &lintErrs{file: recordFile}
+	rl := &lintErrs{file: c.recordFile}
 	for _, n := range c.record.Content {
 		if id := str(field(n, "id")); id != "" {
 			if prev, dup := ids[id]; dup {
-				l.add(prev, "criterion id %q is taken by the record guards (%s:%d)", id, recordFile, n.Line)
+				l.add(prev, "criterion id %q is taken by the record guards (%s:%d)", id, c.recordFile, n.Line)
 				delete(ids, id)
 			}
 		}

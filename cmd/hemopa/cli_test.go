@@ -269,3 +269,69 @@ func TestHelpFlag(t *testing.T) {
 		}
 	}
 }
+
+// sitePolicies writes a site policy directory: the built-in UCare policy with
+// its platelet floor raised from 50 to 250 × 10⁹/L.
+func sitePolicies(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../rules/policies/ucare-hemgenix.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), `check: {fact: platelets, window: 30d, op: ">=", value: 50}`, `check: {fact: platelets, window: 30d, op: ">=", value: 250}`, 1)
+	if src == string(b) {
+		t.Fatal("the UCare platelet criterion changed; update the test")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ucare-hemgenix.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSitePolicyDirectory: --policies DIR changes a decision on evaluate,
+// table and pas; lint and list read the same directory; a broken directory is
+// refused with the file and line and nothing on stdout.
+func TestSitePolicyDirectory(t *testing.T) {
+	dir := sitePolicies(t)
+	bundle := "../../testdata/patients/b-approve.json" // platelets 212 × 10⁹/L
+	out, errs, code := runCLI(t, "", "evaluate", "--bundle", bundle, "--policy", "ucare-hemgenix", "--as-of", "2026-11-24")
+	if code != 0 || !strings.Contains(out, "DECISION: APPROVE") {
+		t.Fatalf("built-in: exit %d %s%s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "", "evaluate", "--policies", dir, "--bundle", bundle, "--policy", "ucare-hemgenix", "--as-of", "2026-11-24")
+	if code != 0 || !strings.Contains(out, "DECISION: DENY") || !strings.Contains(out, "is not ≥ 250") {
+		t.Errorf("site directory: exit %d %s%s", code, out, errs)
+	}
+	out, _, code = runCLI(t, "", "table", "--policies", dir, "--as-of", "2026-11-24", bundle)
+	if code != 0 || !strings.Contains(out, "deny") || strings.Contains(out, "label-aligned") {
+		t.Errorf("table with the site directory (only its policy):\n%s", out)
+	}
+	store := filepath.Join(t.TempDir(), "pas.db")
+	out, errs, code = runCLI(t, "", "pas", "submit", "--policies", dir, "--policy", "ucare-hemgenix", "--store", store, "--as-of", "2026-11-24", "--bundle", "../../testdata/pas/b-approve.json")
+	if code != 0 || !strings.Contains(out, `"A3"`) {
+		t.Errorf("pas submit with the site directory: want the denial (A3), exit %d\n%s%s", code, out, errs)
+	}
+	if out, _, code := runCLI(t, "", "policies", "list", "--policies", dir); code != 0 || strings.Count(out, "\n") != 2 {
+		t.Errorf("policies list --policies: exit %d\n%s", code, out)
+	}
+	if out, errs, code := runCLI(t, "", "policies", "lint", dir); code != 0 || !strings.Contains(out, "1 policies: ok") {
+		t.Errorf("policies lint DIR: exit %d %s%s", code, out, errs)
+	}
+
+	broken := t.TempDir()
+	os.WriteFile(filepath.Join(broken, "x.yaml"), []byte("id: x\ntitle: t\npayer: p\ndrugs: [Hemgenix]\nsource: s\neffective: 2026-01-01\nrevised: 2026-01-01\ncriteria:\n  - id: a\n    text: t\n    citation: c\n    check: {fact: nope, is: present}\n"), 0o644)
+	for _, args := range [][]string{
+		{"evaluate", "--policies", broken, "--bundle", bundle, "--policy", "x"},
+		{"policies", "list", "--policies", broken},
+		{"policies", "lint", broken},
+	} {
+		out, errs, code := runCLI(t, "", args...)
+		if code == 0 || out != "" || !strings.Contains(errs, filepath.Join(broken, "x.yaml")+":12:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q (want the file and line, nothing on stdout)", args, code, out, errs)
+		}
+	}
+	if _, errs, code := runCLI(t, "", "evaluate", "--policies", filepath.Join(dir, "none"), "--bundle", bundle, "--policy", "x"); code != 2 || !strings.Contains(errs, "--policies") {
+		t.Errorf("missing directory: exit %d %s", code, errs)
+	}
+}

@@ -19,8 +19,8 @@ func init() {
 }
 
 type evalFlags struct {
-	bundle, policy, asOf, format, codemap, patient string
-	live                                           liveFlags
+	bundle, policy, policyDir, asOf, format, codemap, patient string
+	live                                                      liveFlags
 }
 
 func runEvaluate(ctx context.Context, args []string, env *Env) error {
@@ -31,6 +31,7 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&f.policy, "policy", "", "policy id, a comma-separated list, or all")
 	fs.StringVar(&f.asOf, "as-of", "", "day the look-back windows count from (YYYY-MM-DD; default today)")
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.policyDir, "policies", "", policiesFlagHelp)
 	fs.StringVar(&f.codemap, "codemap", "", "site code map (YAML/JSON) mapping local lab codes to facts")
 	fs.StringVar(&f.patient, "patient", "", "patient id (offline: which Patient in the bundle; live: required)")
 	f.live.register(fs)
@@ -59,15 +60,15 @@ func runEvaluate(ctx context.Context, args []string, env *Env) error {
 	if err := checkPatientID(f.patient, patientSet); err != nil {
 		return err
 	}
-	policies, err := selectPolicies(f.policy)
-	if err != nil {
-		return err
-	}
 	asOf, err := parseAsOf(f.asOf)
 	if err != nil {
 		return err
 	}
-	p, err := newPipeline(f.codemap)
+	p, err := newPipeline(f.codemap, f.policyDir)
+	if err != nil {
+		return err
+	}
+	policies, err := selectPolicies(p, f.policy)
 	if err != nil {
 		return err
 	}

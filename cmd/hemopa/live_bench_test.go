@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"io"
 	"net/http"
 	"os"
@@ -100,14 +101,11 @@ func newLiveBench(b *testing.B) *liveBench {
 	if _, errs, code := runCLI(b, "", "load", "--fhir-server", hapi.BaseURL(), "../../testdata/patients/b-approve.json"); code != 0 {
 		b.Fatalf("load: %s", errs)
 	}
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		b.Fatal(err)
 	}
-	policies, err := pipeline.SelectPolicies("ucare-hemgenix")
-	if err != nil {
-		b.Fatal(err)
-	}
+	policies := testenv.Policies(b, "ucare-hemgenix")
 	lb := &liveBench{ctx: context.Background(), base: hapi.BaseURL(), p: p, policies: policies,
 		asOf: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)}
 	lb.body = batchBody(fetchPlan(p.Mapper, policies, "pat-b-approve", lb.asOf))
@@ -147,14 +145,11 @@ func BenchmarkLiveFetchSamples(b *testing.B) {
 	if _, errs, code := runCLI(b, "", append([]string{"load", "--fhir-server", hapi.BaseURL()}, files...)...); code != 0 {
 		b.Fatalf("load: %s", errs)
 	}
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		b.Fatal(err)
 	}
-	policies, err := pipeline.SelectPolicies("all")
-	if err != nil {
-		b.Fatal(err)
-	}
+	policies := testenv.Policies(b, "all")
 	asOf := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	var ids []string

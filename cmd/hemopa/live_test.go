@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,10 +45,7 @@ func splitPlan(t *testing.T, plan []string) []search {
 // computed here straight from the catalog's FactWindows.
 func catalogFloor(t *testing.T, spec string, asOf time.Time) time.Time {
 	t.Helper()
-	pols, err := pipeline.SelectPolicies(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pols := testenv.Policies(t, spec)
 	floor := asOf
 	for _, p := range pols {
 		for _, w := range p.FactWindows() {
@@ -73,7 +71,7 @@ const categorySystem = "http://terminology.hl7.org/CodeSystem/observation-catego
 // diagnoses, medicines, procedures, claims, attestations and reports are
 // written, with no status or date filter.
 func TestFetchPlanBreadth(t *testing.T) {
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +87,7 @@ func TestFetchPlanBreadth(t *testing.T) {
 		{"ny-pharmacy-109-roctavian", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.spec+"@"+tc.asOf.Format("2006-01-02"), func(t *testing.T) {
-			pols, err := pipeline.SelectPolicies(tc.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pols := testenv.Policies(t, tc.spec)
 			plan := splitPlan(t, fetchPlan(p.Mapper, pols, "pat 1", tc.asOf))
 			floor := "ge" + catalogFloor(t, tc.spec, tc.asOf).Format("2006-01-02")
 			if plan[0].raw != "Patient?_id=pat+1" {
@@ -151,11 +146,11 @@ func TestFetchPlanBreadth(t *testing.T) {
 // TestFetchPlanScopes: the scopes asked for cover every type the plan reads,
 // including what _include brings.
 func TestFetchPlanScopes(t *testing.T) {
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, _ := pipeline.SelectPolicies("all")
+	pols := testenv.Policies(t, "all")
 	types := planTypes(fetchPlan(p.Mapper, pols, "p1", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)))
 	for _, want := range []string{"Claim", "DiagnosticReport", "DocumentReference", "Medication", "MedicationDispense", "Observation",
 		"Patient", "Practitioner", "PractitionerRole", "QuestionnaireResponse"} {
@@ -196,11 +191,11 @@ func TestFetchPatientPageCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, _ := pipeline.SelectPolicies("ucare-hemgenix")
+	pols := testenv.Policies(t, "ucare-hemgenix")
 	conn := &liveConn{fhir: c, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	raws, err := fetchPatient(context.Background(), conn, p, pols, "p1", time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
 	if !errors.Is(err, fhir.ErrTooManyPages) || raws != nil {

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"hemopa/cmd/hemopa/internal/pas"
-	"hemopa/rules"
 )
 
 func init() {
 	register("pas", "Da Vinci PAS offline: submit a PAS request bundle, or inquire about one", runPAS)
 }
 
-const pasUsage = "usage: hemopa pas submit|inquire --bundle FILE [--policy ID] [--store PATH] [--as-of YYYY-MM-DD] [--codemap FILE]"
+const pasUsage = "usage: hemopa pas submit|inquire --bundle FILE [--policy ID] [--store PATH] [--as-of YYYY-MM-DD] [--codemap FILE] [--policies DIR]"
 
 // runPAS runs Claim/$submit or Claim/$inquire on a file, against a local
 // store, and prints the response bundle. A rejected request (400) exits 2 with
@@ -30,11 +29,12 @@ func runPAS(ctx context.Context, args []string, env *Env) error {
 	op := args[0]
 	fs := flag.NewFlagSet("pas "+op, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	var bundle, policy, store, asOf, codemap string
+	var bundle, policy, policyDir, store, asOf, codemap string
 	fs.StringVar(&bundle, "bundle", "", "PAS request (or inquiry) Bundle JSON file, or - for stdin")
 	fs.StringVar(&policy, "policy", "", "policy id deciding the drugs it is written for (default: each drug's default policy)")
 	fs.StringVar(&store, "store", "", "decision store file (default: $XDG_DATA_HOME/hemopa/pas.db or ~/.local/share/hemopa/pas.db)")
 	fs.StringVar(&asOf, "as-of", "", "review day the look-back windows count from (YYYY-MM-DD; default today)")
+	fs.StringVar(&policyDir, "policies", "", policiesFlagHelp)
 	fs.StringVar(&codemap, "codemap", "", "site code map (YAML/JSON) mapping local lab codes to facts")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &exitError{code: 2}
@@ -49,13 +49,13 @@ func runPAS(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	p, err := newPipeline(codemap)
+	p, err := newPipeline(codemap, policyDir)
 	if err != nil {
 		return err
 	}
 	opts := []pas.Option{pas.WithPipeline(p)}
 	if policy != "" {
-		pol, err := rules.Lookup(policy)
+		pol, err := p.Catalog.Lookup(policy)
 		if err != nil {
 			return usagef("--policy: %v", err)
 		}

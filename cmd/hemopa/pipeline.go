@@ -7,16 +7,19 @@ import (
 	"hemopa/rules"
 )
 
-func newPipeline(codemapPath string) (*pipeline.Pipeline, error) {
-	p, err := pipeline.New(codemapPath)
+// policiesFlagHelp is the --policies flag's help, the same on every command.
+const policiesFlagHelp = "site policy directory (*.yaml or policies/*.yaml; linted before use; default: the built-in policies)"
+
+func newPipeline(codemapPath, policyDir string) (*pipeline.Pipeline, error) {
+	p, err := pipeline.New(pipeline.WithPolicyDir(policyDir), pipeline.WithCodeMap(codemapPath))
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	return p, nil
 }
 
-func selectPolicies(spec string) ([]*rules.Policy, error) {
-	ps, err := pipeline.SelectPolicies(spec)
+func selectPolicies(p *pipeline.Pipeline, spec string) ([]*rules.Policy, error) {
+	ps, err := p.SelectPolicies(spec)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

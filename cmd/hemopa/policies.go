@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"testing/fstest"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/rules"
 )
 
 func init() {
-	register("policies", "list, show or lint the payer policies (list | show ID | lint [FILE…])", runPolicies)
+	register("policies", "list, show or lint the payer policies (list | show ID | lint [DIR | FILE…]; --policies DIR)", runPolicies)
 	register("questionnaire", "print the prescriber attestation Questionnaire (DTR form) as FHIR JSON", runQuestionnaire)
 }
 
@@ -21,24 +26,43 @@ func runPolicies(ctx context.Context, args []string, env *Env) error {
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
 	}
+	if sub == "lint" {
+		return lintPolicies(args, env)
+	}
+	fs := flag.NewFlagSet("policies "+sub, flag.ContinueOnError)
+	policyDir := fs.String("policies", "", policiesFlagHelp)
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if err := applyDefaults(fs, env, ""); err != nil {
+		return err
+	}
+	args = fs.Args()
+	var cat *rules.Catalog
+	if sub == "list" || sub == "show" {
+		c, err := pipeline.LoadPolicies(*policyDir)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		cat = c
+	}
 	switch sub {
 	case "list":
-		cat, err := rules.Embedded()
-		if err != nil {
-			return err
+		if len(args) > 0 {
+			return usagef("usage: hemopa policies list [--policies DIR]")
 		}
 		var b bytes.Buffer
 		fmt.Fprintf(&b, "%-34s %-10s %-10s %-10s %-9s %s\n", "ID", "DRUGS", "EFFECTIVE", "REVISED", "CRITERIA", "SOURCE")
 		for _, p := range cat.Policies {
 			fmt.Fprintf(&b, "%-34s %-10s %-10s %-10s %-9d %s\n", p.ID, strings.Join(p.Drugs, ","), p.Effective, p.Revised, countCriteria(p.Criteria), p.Source)
 		}
-		_, err = env.Stdout.Write(b.Bytes())
+		_, err := env.Stdout.Write(b.Bytes())
 		return err
 	case "show":
 		if len(args) != 1 {
-			return usagef("usage: hemopa policies show ID")
+			return usagef("usage: hemopa policies show [--policies DIR] ID")
 		}
-		p, err := rules.Lookup(args[0])
+		p, err := cat.Lookup(args[0])
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -75,34 +99,62 @@ func runPolicies(ctx context.Context, args []string, env *Env) error {
 		walk(p.Criteria, 0)
 		_, err = env.Stdout.Write(b.Bytes())
 		return err
-	case "lint":
-		var files map[string][]byte
-		if len(args) > 0 {
-			files = map[string][]byte{}
-			for _, f := range args {
-				data, err := os.ReadFile(f)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				files[f] = data
-			}
-		}
-		errs := rules.Lint(files)
-		for _, e := range errs {
-			fmt.Fprintln(env.Stderr, e)
-		}
-		if len(errs) > 0 {
-			return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s)", len(errs))}
-		}
-		n := len(files)
-		if files == nil {
-			cat, _ := rules.Embedded()
-			n = len(cat.Policies)
-		}
-		fmt.Fprintf(env.Stdout, "%d policies: ok\n", n)
-		return nil
 	}
 	return usagef("unknown policies command %q (list, show ID, lint)", sub)
+}
+
+// lintPolicies lints the built-in policies (no argument), a policy directory
+// (one directory argument) or policy files (read as a directory holding only
+// them, with the built-in vocabulary). It accepts exactly what --policies
+// would load.
+func lintPolicies(args []string, env *Env) error {
+	var (
+		fsys fs.FS
+		opts []rules.LoadOption
+	)
+	switch {
+	case len(args) == 0:
+		fsys = rules.Builtin()
+	case len(args) == 1 && isDir(args[0]):
+		fsys, opts = os.DirFS(args[0]), []rules.LoadOption{rules.Named(args[0])}
+	default:
+		m := fstest.MapFS{}
+		for _, f := range args {
+			if isDir(f) {
+				return usagef("policies lint: %s is a directory: give one directory or policy files", f)
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if filepath.Dir(f) != filepath.Dir(args[0]) {
+				return usagef("policies lint: %s and %s are in different directories (a policy directory is linted as one)", args[0], f)
+			}
+			m[filepath.Base(f)] = &fstest.MapFile{Data: data}
+		}
+		fsys = m
+		if dir := filepath.Dir(args[0]); dir != "." {
+			opts = append(opts, rules.Named(dir))
+		}
+	}
+	errs := rules.Lint(fsys, opts...)
+	for _, e := range errs {
+		fmt.Fprintln(env.Stderr, e)
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s)", len(errs))}
+	}
+	cat, err := rules.Load(fsys, opts...)
+	if err != nil { // Lint and Load agree; this would be a bug in rules
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%d policies: ok\n", len(cat.Policies))
+	return nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // countCriteria counts every node of the criteria trees.
@@ -115,12 +167,20 @@ func countCriteria(cs []*rules.Criterion) int {
 }
 
 func runQuestionnaire(ctx context.Context, args []string, env *Env) error {
-	if len(args) > 0 {
+	fs := flag.NewFlagSet("questionnaire", flag.ContinueOnError)
+	policyDir := fs.String("policies", "", policiesFlagHelp)
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
 		return usagef("questionnaire takes no arguments")
 	}
-	cat, err := rules.Embedded()
-	if err != nil {
+	if err := applyDefaults(fs, env, ""); err != nil {
 		return err
+	}
+	cat, err := pipeline.LoadPolicies(*policyDir)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	b, err := davinci.JSON(davinci.Questionnaire(cat), true)
 	if err != nil {

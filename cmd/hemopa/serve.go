@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, env *Env) error {
 		opts = append(opts, serve.WithInsecureDev())
 		log.Warn("inbound authentication is off (--insecure-dev)")
 	}
-	p, err := pipeline.New(cfg.CodeMap)
+	p, err := pipeline.New(pipeline.WithCatalog(cfg.Catalog()), pipeline.WithCodeMap(cfg.CodeMap))
 	if err != nil {
 		return usagef("%v", err)
 	}

@@ -21,6 +21,7 @@ func runTable(ctx context.Context, args []string, env *Env) error {
 	policy := fs.String("policy", "all", "policy id, a comma-separated list, or all")
 	asOf := fs.String("as-of", "", "day the look-back windows count from (YYYY-MM-DD; default today)")
 	codemap := fs.String("codemap", "", "site code map (YAML/JSON)")
+	policyDir := fs.String("policies", "", policiesFlagHelp)
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
@@ -32,15 +33,15 @@ func runTable(ctx context.Context, args []string, env *Env) error {
 			return usagef("%s: flags go before the files (hemopa table [flags] FILE…)", a)
 		}
 	}
-	policies, err := selectPolicies(*policy)
-	if err != nil {
-		return err
-	}
 	day, err := parseAsOf(*asOf)
 	if err != nil {
 		return err
 	}
-	p, err := newPipeline(*codemap)
+	p, err := newPipeline(*codemap, *policyDir)
+	if err != nil {
+		return err
+	}
+	policies, err := selectPolicies(p, *policy)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package davinci_test
 
 import (
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"strings"
 	"testing"
 
@@ -114,10 +115,7 @@ func TestCoverageInfoFor(t *testing.T) {
 }
 
 func TestQuestionnaireVersion(t *testing.T) {
-	cat, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testenv.Catalog(t)
 	q := davinci.Questionnaire(cat)
 	if q.Get("version") != davinci.QuestionnaireVersion || q.Get("url") != davinci.QuestionnaireURL {
 		t.Errorf("Questionnaire %v|%v, canonical used by CRD and DTR is %s", q.Get("url"), q.Get("version"), davinci.QuestionnaireCanonical)

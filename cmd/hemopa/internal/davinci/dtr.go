@@ -36,7 +36,7 @@ type Answer struct {
 // attestation the policy asks but does not need (another alternative met the
 // criterion) and the data does not answer is in neither list: it is not
 // asked.
-func Prefill(pol *rules.Policy, det *rules.Determination, facts rules.Facts) (answered []Answer, missing []string) {
+func Prefill(cat *rules.Catalog, pol *rules.Policy, det *rules.Determination, facts rules.Facts) (answered []Answer, missing []string) {
 	got := map[string]Answer{}
 	put := func(a Answer) {
 		if _, ok := got[a.LinkID]; !ok {
@@ -66,7 +66,7 @@ func Prefill(pol *rules.Policy, det *rules.Determination, facts rules.Facts) (an
 			needed[l] = true
 		}
 	}
-	for _, l := range attestOrder() {
+	for _, l := range attestOrder(cat) {
 		if a, ok := got[l]; ok {
 			answered = append(answered, a)
 		} else if needed[l] {
@@ -77,11 +77,7 @@ func Prefill(pol *rules.Policy, det *rules.Determination, facts rules.Facts) (an
 }
 
 // attestOrder is the Questionnaire's item order.
-func attestOrder() []string {
-	cat, err := rules.Embedded()
-	if err != nil {
-		return nil
-	}
+func attestOrder(cat *rules.Catalog) []string {
 	out := make([]string, len(cat.Attestations))
 	for i, a := range cat.Attestations {
 		out[i] = a.LinkID
@@ -142,7 +138,7 @@ func QuestionnaireResponse(cat *rules.Catalog, answered []Answer, missing []stri
 		text[a.LinkID] = a.Text
 	}
 	var items []any
-	for _, l := range attestOrder() {
+	for _, l := range attestOrder(cat) {
 		if i := slices.IndexFunc(answered, func(a Answer) bool { return a.LinkID == l }); i >= 0 {
 			origin := O("url", DTRInformationOrigin, "extension", A(O("url", "source", "valueCode", "auto")))
 			items = append(items, O("linkId", l, "text", text[l],

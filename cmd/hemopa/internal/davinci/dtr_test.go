@@ -2,6 +2,7 @@ package davinci_test
 
 import (
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"slices"
 	"testing"
@@ -14,7 +15,7 @@ import (
 
 func decideSample(t *testing.T, patient, policy string) (*rules.Policy, *rules.Determination, rules.Facts) {
 	t.Helper()
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,10 +23,7 @@ func decideSample(t *testing.T, patient, policy string) (*rules.Policy, *rules.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := rules.Lookup(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := testenv.Policy(t, policy)
 	dets, chart, err := p.DecideJSON(data, []*rules.Policy{pol}, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), "")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +44,7 @@ func TestPrefill(t *testing.T) {
 		{"b-approve", map[string]davinci.Answer{"prior-gene-therapy": {Value: false, How: "attested"}, "factor-exposure-days-150": {Value: true, How: "attested"}}, nil},
 	} {
 		pol, det, facts := decideSample(t, tc.patient, "ucare-hemgenix")
-		answered, missing := davinci.Prefill(pol, det, facts)
+		answered, missing := davinci.Prefill(testenv.Catalog(t), pol, det, facts)
 		got := map[string]davinci.Answer{}
 		for _, a := range answered {
 			got[a.LinkID] = a
@@ -68,9 +66,9 @@ func TestPrefill(t *testing.T) {
 }
 
 func TestQuestionnairePackageShape(t *testing.T) {
-	cat, _ := rules.Embedded()
+	cat := testenv.Catalog(t)
 	pol, det, facts := decideSample(t, "b-pend-stale", "ucare-hemgenix")
-	answered, missing := davinci.Prefill(pol, det, facts)
+	answered, missing := davinci.Prefill(testenv.Catalog(t), pol, det, facts)
 	qr := davinci.QuestionnaireResponse(cat, answered, missing, davinci.PackageInput{
 		Patient: "Patient/pat-b-pend-stale", Coverage: "Coverage/c1", Orders: []string{"MedicationRequest/mr-1"}})
 	pkg := davinci.QuestionnairePackage(davinci.Questionnaire(cat), qr, []string{"Questionnaire x does not exist here"})
@@ -120,7 +118,7 @@ func TestPrefillSplitAnswers(t *testing.T) {
 	day := facts[key][0].Date
 	facts[key] = append(facts[key], rules.Value{Flag: rules.Positive, Date: day, Source: "QuestionnaireResponse/other"})
 	det := rules.Evaluate(pol, facts, rules.AsOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)))
-	answered, missing := davinci.Prefill(pol, det, facts)
+	answered, missing := davinci.Prefill(testenv.Catalog(t), pol, det, facts)
 	for _, a := range answered {
 		if a.LinkID == "prior-gene-therapy" {
 			t.Fatalf("prefilled %+v from answers that disagree", a)

@@ -95,8 +95,9 @@ type config struct {
 // Option configures a Service.
 type Option func(*config) error
 
-// WithPipeline sets the decode → map → evaluate pipeline (default:
-// pipeline.New("") with the embedded code tables).
+// WithPipeline sets the decode → map → evaluate pipeline and with it the
+// policy catalog (default: pipeline.New(), the built-in policies and code
+// tables).
 func WithPipeline(p *pipeline.Pipeline) Option {
 	return func(c *config) error {
 		if p == nil {
@@ -203,7 +204,7 @@ func WithMaxConcurrent(n int) Option {
 }
 
 // NewService builds a Service. Options are applied in order; policy
-// configuration is checked against the embedded catalog.
+// configuration is checked against the pipeline's catalog.
 func NewService(opts ...Option) (*Service, error) {
 	c := &config{byPayer: map[string]map[string]string{}, defaults: DefaultPolicies(), now: time.Now,
 		log: slog.New(slog.DiscardHandler), workers: runtime.GOMAXPROCS(0)}
@@ -212,13 +213,23 @@ func NewService(opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	cat, err := rules.Embedded()
-	if err != nil {
-		return nil, fmt.Errorf("pas: policies: %w", err)
+	var err error
+	if c.p == nil {
+		if c.p, err = pipeline.New(); err != nil {
+			return nil, fmt.Errorf("pas: pipeline: %w", err)
+		}
 	}
+	cat := c.p.Catalog
 	if c.policyFor == nil {
+		builtin := DefaultPolicies()
 		for drug, id := range c.defaults {
 			if id == "" {
+				continue
+			}
+			if _, err := cat.Lookup(id); err != nil && id == builtin[drug] {
+				// A site's directory without the built-in default: the drug
+				// has no default policy (its lines pend "not reviewed").
+				delete(c.defaults, drug)
 				continue
 			}
 			if _, err := checkPolicy(cat, drug, id); err != nil {
@@ -236,11 +247,6 @@ func NewService(opts ...Option) (*Service, error) {
 			}
 		}
 		c.policyFor = StaticPolicies(c.byPayer, c.defaults)
-	}
-	if c.p == nil {
-		if c.p, err = pipeline.New(""); err != nil {
-			return nil, fmt.Errorf("pas: pipeline: %w", err)
-		}
 	}
 	s := &Service{p: c.p, cat: cat, store: c.store, policyFor: c.policyFor, now: c.now, log: c.log,
 		work: make(chan struct{}, c.workers)}

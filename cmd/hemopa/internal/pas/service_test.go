@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,14 +92,11 @@ func reviewCode(d rules.Decision) string { c, _ := davinci.ReviewAction(d); retu
 // and checks, under every policy, that the item's determination is the one
 // the CLI's pipeline gives for the patient's bundle alone.
 func TestSamplePatientsMatchPipeline(t *testing.T) {
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := rules.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testenv.Catalog(t)
 	asOf, _ := time.Parse("2006-01-02", sampleAsOf)
 	for _, file := range samplePatients(t) {
 		name := patientName(file)
@@ -161,7 +159,7 @@ func TestSamplePatientsMatchPipeline(t *testing.T) {
 // TestDefaultPolicies checks the routing with no configuration: each drug
 // goes to its documented default policy.
 func TestDefaultPolicies(t *testing.T) {
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +173,7 @@ func TestDefaultPolicies(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("%s/%s: status %d: %s", name, drug, status, resp)
 			}
-			pol, _ := rules.Lookup(DefaultPolicies()[drug])
+			pol := testenv.Policy(t, DefaultPolicies()[drug])
 			raw, _ := os.ReadFile(file)
 			want, chart, _ := p.DecideJSON(raw, []*rules.Policy{pol}, asOf, "")
 			recs, _ := st.ListByClaim(context.Background(), spec.identifier)
@@ -570,7 +568,7 @@ func TestIdempotent(t *testing.T) {
 // change to the sample patients does not break this package's tests.
 func TestPASBundles(t *testing.T) {
 	dir := filepath.Join(repoRoot(t), "testdata", "pas")
-	p, err := pipeline.New("")
+	p, err := pipeline.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,7 +602,7 @@ func TestPASBundles(t *testing.T) {
 			t.Fatalf("%s: %d records, %d coding errors", path, len(recs), len(cr.Error))
 		}
 		item := recs[0].Items[0]
-		pol, err := rules.Lookup(item.Policy)
+		pol, err := p.Catalog.Lookup(item.Policy)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

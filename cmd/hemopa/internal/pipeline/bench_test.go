@@ -60,7 +60,7 @@ func bigChart(b testing.TB, n int) []byte {
 
 // benchPipeline measures cold decoding (no resource cache) unless warm.
 func benchPipeline(b *testing.B, data []byte, warm bool) {
-	p, err := New("")
+	p, err := New()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func benchPipeline(b *testing.B, data []byte, warm bool) {
 			b.Fatal(err)
 		}
 	}
-	pol, err := rules.Lookup("ucare-hemgenix")
+	pol, err := p.Catalog.Lookup("ucare-hemgenix")
 	if err != nil {
 		b.Fatal(err)
 	}

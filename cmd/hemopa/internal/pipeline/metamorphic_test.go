@@ -54,7 +54,7 @@ type metaEnv struct {
 
 func newMetaEnv(t testing.TB) *metaEnv {
 	t.Helper()
-	p, err := New("")
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func newMetaEnv(t testing.TB) *metaEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, err := SelectPolicies("all")
+	pols, err := p.SelectPolicies("all")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,23 +19,101 @@ import (
 // decodeCacheSize bounds the decoded-resource cache (a few KiB each).
 const decodeCacheSize = 4096
 
-// Pipeline is safe for concurrent use.
+// Pipeline is safe for concurrent use. It carries the policy catalog its
+// mapper was built for: the policies it selects and evaluates come from it.
 type Pipeline struct {
 	Decoder *fhir.Decoder
 	Mapper  *mapping.Mapper
+	Catalog *rules.Catalog
 }
 
-// New builds the pipeline, with a site code map file if codemapPath is set.
-func New(codemapPath string) (*Pipeline, error) {
-	var opts []mapping.Option
-	if codemapPath != "" {
-		b, err := os.ReadFile(codemapPath)
-		if err != nil {
-			return nil, fmt.Errorf("--codemap: %w", err)
+// Option configures New.
+type Option func(*config) error
+
+type config struct {
+	catalog *rules.Catalog
+	mopts   []mapping.Option
+}
+
+// WithCatalog evaluates a loaded policy catalog instead of the built-in one.
+func WithCatalog(c *rules.Catalog) Option {
+	return func(cfg *config) error {
+		if c == nil {
+			return fmt.Errorf("pipeline: nil policy catalog")
 		}
-		opts = append(opts, mapping.WithCodeMap(codemapPath, b))
+		cfg.catalog = c
+		return nil
 	}
-	m, err := mapping.New(opts...)
+}
+
+// WithPolicyDir loads a site's policy directory (linted first: a directory
+// with any problem is refused, naming the file and line). "" keeps the
+// built-in policies.
+func WithPolicyDir(dir string) Option {
+	return func(cfg *config) error {
+		if dir == "" {
+			return nil
+		}
+		c, err := LoadPolicies(dir)
+		if err != nil {
+			return err
+		}
+		cfg.catalog = c
+		return nil
+	}
+}
+
+// LoadPolicies loads a policy directory from disk ("" = the built-in set).
+func LoadPolicies(dir string) (*rules.Catalog, error) {
+	if dir == "" {
+		return rules.Load(rules.Builtin())
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--policies: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("--policies %s: not a directory", dir)
+	}
+	c, err := rules.Load(os.DirFS(dir), rules.Named(dir))
+	if err != nil {
+		return nil, fmt.Errorf("--policies %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+// WithCodeMap adds a site code map file ("" = none).
+func WithCodeMap(path string) Option {
+	return func(cfg *config) error {
+		if path == "" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--codemap: %w", err)
+		}
+		cfg.mopts = append(cfg.mopts, mapping.WithCodeMap(path, b))
+		return nil
+	}
+}
+
+// New builds the pipeline: the built-in policies and code tables unless
+// options say otherwise.
+func New(opts ...Option) (*Pipeline, error) {
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.catalog == nil {
+		c, err := rules.Load(rules.Builtin())
+		if err != nil {
+			return nil, err
+		}
+		cfg.catalog = c
+	}
+	m, err := mapping.New(cfg.catalog, cfg.mopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -45,18 +123,16 @@ func New(codemapPath string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{Decoder: d, Mapper: m}, nil
+	return &Pipeline{Decoder: d, Mapper: m, Catalog: cfg.catalog}, nil
 }
 
-// SelectPolicies resolves a policy spec: an id, a comma-separated list, or
-// "all". Spaces around ids and empty list items (a trailing comma) are
-// ignored; a spec naming no policy, an unknown id, an id given twice or "all"
-// inside a list is an error. The result is never empty.
-func SelectPolicies(spec string) ([]*rules.Policy, error) {
-	cat, err := rules.Embedded()
-	if err != nil {
-		return nil, err
-	}
+// SelectPolicies resolves a policy spec against the pipeline's catalog: an
+// id, a comma-separated list, or "all". Spaces around ids and empty list
+// items (a trailing comma) are ignored; a spec naming no policy, an unknown
+// id, an id given twice or "all" inside a list is an error. The result is
+// never empty.
+func (p *Pipeline) SelectPolicies(spec string) ([]*rules.Policy, error) {
+	cat := p.Catalog
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		return nil, fmt.Errorf("--policy is required (an id, or all; see 'hemopa policies list')")

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/rules"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	AsOf string `yaml:"as_of"`
 	// CodeMap is a site code map file (see hemopa evaluate --codemap).
 	CodeMap string `yaml:"codemap"`
+	// Policies is a site's policy directory (see hemopa evaluate --policies),
+	// linted when the config is read; "" is the built-in policies.
+	Policies string `yaml:"policies"`
 	// PAS configures the Claim/$submit service.
 	PAS PASConfig `yaml:"pas"`
 	// AllowedFHIRServers are URL prefixes of the EHR FHIR servers the service
@@ -58,7 +62,8 @@ type Config struct {
 	// the service to arbitrary URLs.
 	AllowedFHIRServers []string `yaml:"allowed_fhir_servers"`
 
-	asOf time.Time
+	asOf    time.Time
+	catalog *rules.Catalog
 }
 
 // Issuer is one allow-listed JWT issuer: its keys from a JWKS URL (refreshed,
@@ -153,6 +158,7 @@ func ParseConfig(data []byte, dir string) (*Config, error) {
 	}
 	rel(&c.JWKSFile)
 	rel(&c.CodeMap)
+	rel(&c.Policies)
 	rel(&c.PAS.Store)
 	for i := range c.Issuers {
 		rel(&c.Issuers[i].JWKSFile)
@@ -220,10 +226,11 @@ func (c *Config) check() error {
 			}
 		}
 	}
-	cat, err := rules.Embedded()
+	cat, err := pipeline.LoadPolicies(c.Policies)
 	if err != nil {
-		return err
+		return fmt.Errorf("policies: %w", err)
 	}
+	c.catalog = cat
 	known := func(where, id string) {
 		if _, err := cat.Lookup(id); err != nil {
 			bad("%s: %v", where, err)
@@ -306,6 +313,10 @@ func (c *Config) fhirServerAllowed(server string) bool {
 }
 
 // evalDay is the as-of day of an evaluation.
+// Catalog is the policy catalog the config was checked against: the site's
+// directory (Policies) or the built-in policies.
+func (c *Config) Catalog() *rules.Catalog { return c.catalog }
+
 func (c *Config) evalDay() time.Time {
 	if !c.asOf.IsZero() {
 		return c.asOf

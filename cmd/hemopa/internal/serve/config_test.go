@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +49,33 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if cfg.checkAuth() == nil {
 		t.Error("an empty config passes for an authenticated server")
+	}
+}
+
+// TestConfigPolicies: the config's policies directory (relative to the
+// config file) is the catalog payers and defaults are checked against; a
+// directory that does not lint is refused naming its file and line.
+func TestConfigPolicies(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "rules", "policies", "ucare-hemgenix.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "site")
+	os.Mkdir(site, 0o755)
+	os.WriteFile(filepath.Join(site, "ucare.yaml"), src, 0o644)
+	cfg, err := ParseConfig([]byte("policies: site\npayers: [{name: UCare, match: {display: UCare}, policy: ucare-hemgenix}]\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Catalog().Policies; len(got) != 1 || got[0].ID != "ucare-hemgenix" {
+		t.Errorf("catalog = %v", got)
+	}
+	if _, err := ParseConfig([]byte("policies: site\ndefault_policy: {Beqvez: label-aligned-beqvez}\n"), dir); err == nil || !strings.Contains(err.Error(), "unknown policy") {
+		t.Errorf("a default outside the site's directory: %v", err)
+	}
+	os.WriteFile(filepath.Join(site, "broken.yaml"), []byte("id: [\n"), 0o644)
+	if _, err := ParseConfig([]byte("policies: site\n"), dir); err == nil || !strings.Contains(err.Error(), filepath.Join(site, "broken.yaml")) {
+		t.Errorf("broken directory: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"hemopa/cmd/hemopa/internal/davinci"
-	"hemopa/rules"
 )
 
 // qpackageParams is the $questionnaire-package input (DTR 2.2
@@ -118,11 +117,8 @@ func (s *Server) handleQuestionnairePackage(_ context.Context, _ *http.Request, 
 	}
 	rec.addDecision(string(dec.Det.Decision))
 	s.m.decisions.WithLabelValues("dtr", pol.ID, string(dec.Det.Decision)).Inc()
-	cat, err := rules.Embedded()
-	if err != nil {
-		return 0, nil, err
-	}
-	answered, missing := davinci.Prefill(pol, dec.Det, dec.Facts)
+	cat := s.p.Catalog
+	answered, missing := davinci.Prefill(cat, pol, dec.Det, dec.Facts)
 	var orderRefs []string
 	for _, f := range found {
 		orderRefs = append(orderRefs, f.Ref())

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/json"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
 // packageRequest is a $questionnaire-package input for a sample patient:
@@ -77,7 +76,7 @@ func neededLinks(t testing.TB, patient, policy string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, _ := pipeline.SelectPolicies(policy)
+	pols := testenv.Policies(t, policy)
 	day, _ := time.Parse("2006-01-02", asOf)
 	dets, _, err := testPipeline(t).DecideJSON(data, pols, day, "")
 	if err != nil {

@@ -3,6 +3,7 @@ package serve
 import (
 	"encoding/json"
 	"flag"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,7 +29,7 @@ var (
 func testPipeline(t testing.TB) *pipeline.Pipeline {
 	pipeOnce.Do(func() {
 		var err error
-		if pipe, err = pipeline.New(""); err != nil {
+		if pipe, err = pipeline.New(); err != nil {
 			panic(err)
 		}
 	})
@@ -43,10 +44,7 @@ func cliDecision(t testing.TB, patient, policy string) rules.Decision {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, err := pipeline.SelectPolicies(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pols := testenv.Policies(t, policy)
 	day, _ := time.Parse("2006-01-02", asOf)
 	dets, _, err := testPipeline(t).DecideJSON(data, pols, day, "")
 	if err != nil {

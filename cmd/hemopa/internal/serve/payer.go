@@ -112,10 +112,7 @@ func sameRef(a, b string) bool {
 // error means the payer is listed but nothing covers the drug; an unlisted
 // payor with no default is an unknown Coverage (400).
 func (c *Config) policyFor(cv *coverage, drug string) (pol *rules.Policy, payer string, err error) {
-	cat, err := rules.Embedded()
-	if err != nil {
-		return nil, "", err
-	}
+	cat := c.catalog
 	p := c.payerOf(cv)
 	if p != nil {
 		payer = p.Name

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hemopa/mapping"
+	"hemopa/rules"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,7 +30,11 @@ type prefetchKey struct {
 // source of truth for lab codes. Codes added by a site code map are read when
 // the EHR sends them but are not in the template.
 func observationCodes() string {
-	m, err := mapping.New()
+	cat, err := rules.Load(rules.Builtin())
+	if err != nil {
+		panic("serve: policies: " + err.Error())
+	}
+	m, err := mapping.New(cat)
 	if err != nil {
 		// The tables are embedded and tested; failing here means a broken build.
 		panic("serve: mapping tables: " + err.Error())

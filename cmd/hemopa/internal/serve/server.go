@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		s.outbound.Transport = http.DefaultTransport
 	}
 	if s.p == nil {
-		p, err := pipeline.New(cfg.CodeMap)
+		p, err := pipeline.New(pipeline.WithCatalog(cfg.Catalog()), pipeline.WithCodeMap(cfg.CodeMap))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
