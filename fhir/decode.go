@@ -377,7 +377,7 @@ func syntaxError(dec *jsontext.Decoder, data []byte, err error) *DecodeError {
 		// The escape is part of a value: name the place, not the text.
 		return &DecodeError{Path: fhirPath(dec, se.JSONPointer), Err: errors.New("invalid escape sequence in a string")}
 	}
-	l, c := lineCol(data, se.ByteOffset)
+	l, c := LineCol(data, se.ByteOffset)
 	return &DecodeError{Path: fhirPath(dec, se.JSONPointer), Err: fmt.Errorf("invalid JSON at line %d, column %d: %v", l, c, se.Err)}
 }
 
@@ -425,11 +425,14 @@ func quoteName(s string) string {
 	return `"` + s + `"`
 }
 
-func lineCol(data []byte, off int64) (int, int) {
+// LineCol is the 1-based line and column of byte offset off in data (an
+// offset past the end counts as the end): where a JSON error is, without
+// quoting what is there.
+func LineCol(data []byte, off int64) (line, col int) {
 	if off > int64(len(data)) {
 		off = int64(len(data))
 	}
-	line, col := 1, 1
+	line, col = 1, 1
 	for _, b := range data[:off] {
 		if b == '\n' {
 			line++

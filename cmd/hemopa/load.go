@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+
+	"github.com/google/uuid"
 )
 
 func init() {
@@ -87,7 +89,7 @@ func toTransaction(data []byte) ([]byte, int, error) {
 			req = davinci.O("method", "PUT", "url", head.ResourceType+"/"+head.ID)
 			full = head.ResourceType + "/" + head.ID
 		}
-		entries = append(entries, davinci.O("fullUrl", nonEmptyOr(full, fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)), "resource", e.Resource, "request", req))
+		entries = append(entries, davinci.O("fullUrl", nonEmptyOr(full, "urn:uuid:"+uuid.NewString()), "resource", e.Resource, "request", req))
 	}
 	tx, err := davinci.JSON(davinci.O("resourceType", "Bundle", "type", "transaction", "entry", entries), false)
 	return tx, len(entries), err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,7 +36,7 @@ func writeBackBundle(chart *mapping.Chart, det *rules.Determination, now time.Ti
 			return
 		}
 		entries = append(entries, davinci.O(
-			"fullUrl", "urn:uuid:"+uuidFrom(idValue),
+			"fullUrl", "urn:uuid:"+davinci.NameUUID(idValue),
 			"resource", res,
 			"request", davinci.O("method", "POST", "url", typ,
 				"ifNoneExist", "identifier="+davinci.IdentifierSystem+"|"+idValue)))
@@ -48,13 +47,6 @@ func writeBackBundle(chart *mapping.Chart, det *rules.Determination, now time.Ti
 	tx := davinci.O("resourceType", "Bundle", "type", "transaction", "entry", entries)
 	body, err = davinci.JSON(tx, false)
 	return key, body, err
-}
-
-// uuidFrom derives a stable UUID-shaped id from a string for urn:uuid fullUrls.
-func uuidFrom(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	h := hex.EncodeToString(sum[:16])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // writeBack sends one determination; if the server cannot take it after the

@@ -4,7 +4,9 @@
 // missing documentation, and the DTR attestation Questionnaire.
 //
 // Resources are built as ordered JSON objects so they read in the usual FHIR
-// order (resourceType first); the FHIR server validates them on write.
+// order (resourceType first). Nothing here checks them against FHIR R4: the
+// tests do, by parsing every rendered resource strictly (fhir/fhirtest) and,
+// in the integration suite, with HAPI's $validate.
 package davinci
 
 import (

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"hemopa/fhir"
 )
 
 // RequestError is a request the service cannot accept (HTTP 400): Path is the
@@ -351,16 +353,7 @@ func jsonProblem(data []byte, err error) string {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		line, col := 1, 1
-		off := min(se.Offset, int64(len(data)))
-		for _, b := range data[:off] {
-			if b == '\n' {
-				line++
-				col = 1
-			} else {
-				col++
-			}
-		}
+		line, col := fhir.LineCol(data, se.Offset)
 		return fmt.Sprintf("malformed JSON at line %d, column %d", line, col)
 	case errors.As(err, &te):
 		if te.Field == "" {
