@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -333,5 +334,26 @@ func TestSitePolicyDirectory(t *testing.T) {
 	}
 	if _, errs, code := runCLI(t, "", "evaluate", "--policies", filepath.Join(dir, "none"), "--bundle", bundle, "--policy", "x"); code != 2 || !strings.Contains(errs, "--policies") {
 		t.Errorf("missing directory: exit %d %s", code, errs)
+	}
+}
+
+// TestPoliciesFromEnvironment: HEMOPA_POLICIES is --policies for every
+// command that takes it.
+func TestPoliciesFromEnvironment(t *testing.T) {
+	dir := sitePolicies(t)
+	for _, args := range [][]string{
+		{"table", "--as-of", "2026-11-24", "../../testdata/patients/b-approve.json"},
+		{"policies", "list"},
+	} {
+		var out, errb bytes.Buffer
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+			if k == "HEMOPA_POLICIES" {
+				return dir
+			}
+			return ""
+		}}
+		if code := run(context.Background(), args, env); code != 0 || strings.Contains(out.String(), "label-aligned") || !strings.Contains(out.String(), "ucare-hemgenix") {
+			t.Errorf("%v with HEMOPA_POLICIES: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
 	}
 }

@@ -39,6 +39,9 @@ func runPAS(ctx context.Context, args []string, env *Env) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return &exitError{code: 2}
 	}
+	if err := applyDefaults(fs, env, ""); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}

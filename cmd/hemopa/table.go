@@ -25,6 +25,9 @@ func runTable(ctx context.Context, args []string, env *Env) error {
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
+	if err := applyDefaults(fs, env, ""); err != nil {
+		return err
+	}
 	if fs.NArg() == 0 {
 		return usagef("give one or more bundle files")
 	}
