@@ -42,7 +42,7 @@ func runPolicies(ctx context.Context, args []string, env *Env) error {
 	if sub == "list" || sub == "show" {
 		c, err := pipeline.LoadPolicies(*policyDir)
 		if err != nil {
-			return usagef("%v", err)
+			return usagef("--policies: %v", err)
 		}
 		cat = c
 	}
@@ -180,7 +180,7 @@ func runQuestionnaire(ctx context.Context, args []string, env *Env) error {
 	}
 	cat, err := pipeline.LoadPolicies(*policyDir)
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("--policies: %v", err)
 	}
 	b, err := davinci.JSON(davinci.Questionnaire(cat), true)
 	if err != nil {

@@ -56,7 +56,7 @@ func WithPolicyDir(dir string) Option {
 		}
 		c, err := LoadPolicies(dir)
 		if err != nil {
-			return err
+			return fmt.Errorf("--policies: %w", err)
 		}
 		cfg.catalog = c
 		return nil
@@ -70,16 +70,13 @@ func LoadPolicies(dir string) (*rules.Catalog, error) {
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--policies: %w", err)
+		return nil, err
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("--policies %s: not a directory", dir)
+		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	c, err := rules.Load(os.DirFS(dir), rules.Named(dir))
-	if err != nil {
-		return nil, fmt.Errorf("--policies %s: %w", dir, err)
-	}
-	return c, nil
+	// Load's messages name each file under dir with its line.
+	return rules.Load(os.DirFS(dir), rules.Named(dir))
 }
 
 // WithCodeMap adds a site code map file ("" = none).
