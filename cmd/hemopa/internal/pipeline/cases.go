@@ -127,6 +127,7 @@ type testCase struct {
 	decision             rules.Decision
 	criteria             []criterionWant
 	missing              *[]string
+	kit                  *caseKit
 }
 
 type criterionWant struct {
@@ -151,6 +152,13 @@ type caseExpect struct {
 	Decision string    `yaml:"decision"`
 	Criteria yaml.Node `yaml:"criteria"`
 	Missing  *[]string `yaml:"missing"`
+	Kit      *caseKit  `yaml:"kit"`
+}
+
+// caseKit is the expected kit of a policy with a kit table (Hemgenix Table 1).
+type caseKit struct {
+	Vials int    `yaml:"vials"`
+	NDC   string `yaml:"ndc"`
 }
 
 type caseReader struct {
@@ -194,6 +202,7 @@ func (r *caseReader) yamlError(file string, err error) error {
 		}
 		m = strings.Replace(m, "not found in type pipeline.caseFile", "is not a case key", 1)
 		m = strings.Replace(m, "not found in type pipeline.caseExpect", "is not an expect key", 1)
+		m = strings.Replace(m, "not found in type pipeline.caseKit", "is not a kit key (vials, ndc)", 1)
 		errs = append(errs, r.errorf(file, line, "%s", m))
 	}
 	return errors.Join(errs...)
@@ -473,6 +482,10 @@ func (r *caseReader) expect(file string, e *caseExpect, tc *testCase) []error {
 	}
 	tc.decision = d
 	tc.missing = e.Missing
+	if e.Kit != nil && e.Kit.Vials == 0 && e.Kit.NDC == "" {
+		bad(1, "expect.kit: give vials, ndc or both")
+	}
+	tc.kit = e.Kit
 	if e.Criteria.Kind == 0 {
 		return errs
 	}
@@ -553,6 +566,18 @@ func (r *caseReader) run(tc *testCase) (CaseResult, error) {
 			}
 		}
 	}
+	if tc.kit != nil {
+		var got *rules.Kit
+		if det.Dose != nil {
+			got = det.Dose.Kit
+		}
+		switch {
+		case got == nil:
+			mm = append(mm, fmt.Sprintf("kit: want %s, got none", kitText(tc.kit.Vials, tc.kit.NDC)))
+		case (tc.kit.Vials != 0 && got.Vials != tc.kit.Vials) || (tc.kit.NDC != "" && got.NDC != tc.kit.NDC):
+			mm = append(mm, fmt.Sprintf("kit: want %s, got %s (%g kg)", kitText(tc.kit.Vials, tc.kit.NDC), kitText(got.Vials, got.NDC), det.Dose.WeightKg))
+		}
+	}
 	switch {
 	case len(mm) == 0 && tc.knownIssue != "":
 		res.Status = CaseFail
@@ -567,6 +592,17 @@ func (r *caseReader) run(tc *testCase) (CaseResult, error) {
 		res.Mismatches = append(mm, Reasons(det)...)
 	}
 	return res, nil
+}
+
+func kitText(vials int, ndc string) string {
+	var parts []string
+	if vials != 0 {
+		parts = append(parts, strconv.Itoa(vials)+" vials")
+	}
+	if ndc != "" {
+		parts = append(parts, "NDC "+ndc)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Reasons lists why a determination is not an approval: each criterion not

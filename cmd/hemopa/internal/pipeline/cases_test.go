@@ -28,7 +28,9 @@ func TestPolicyCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	perPolicy := map[string]int{}
 	for _, r := range results {
+		perPolicy[r.Policy]++
 		t.Run(r.Policy+"/"+r.Name, func(t *testing.T) {
 			switch r.Status {
 			case CasePass:
@@ -38,6 +40,11 @@ func TestPolicyCases(t *testing.T) {
 				t.Errorf("%s: %s\n%s", r.File, r.Description, strings.Join(r.Mismatches, "\n"))
 			}
 		})
+	}
+	for _, p := range testenv.Catalog(t).Policies {
+		if perPolicy[p.ID] == 0 {
+			t.Errorf("policy %s has no cases under rules/policies/testdata/%s", p.ID, p.ID)
+		}
 	}
 }
 
@@ -63,6 +70,7 @@ func TestRunCasesCanFail(t *testing.T) {
 		{"wrong criterion", "expect: {decision: deny, criteria: {1.K: met}}\n", CaseFail, []string{"1.K: want met, got not-met (Platelet count 38 × 10⁹/L on 2026-11-10 is not ≥ 50 × 10⁹/L)"}},
 		{"missing not asked for", "expect: {decision: deny, missing: [Platelet count]}\n", CaseFail, []string{`missing: want an item containing "Platelet count"`}},
 		{"nothing missing", "expect: {decision: deny, missing: []}\n", CaseFail, []string{"missing: want none"}},
+		{"no kit", "expect: {decision: deny, kit: {vials: 15}}\n", CaseFail, []string{"kit: want 15 vials, got none"}},
 		{"known issue", "expect: {decision: approve}\nknown_issue: the engine denies\n", CaseKnownIssue, []string{"decision: want approve, got deny"}},
 		{"known issue that passes", "expect: {decision: deny}\nknown_issue: stale mark\n", CaseFail, []string{"marked known_issue but passes"}},
 	}
@@ -110,6 +118,8 @@ func TestRunCasesMalformed(t *testing.T) {
 		{"bad number", map[string]string{file: platelets38 + "  alt: [{num: \"<<1\"}]\nexpect: {decision: deny}\n"}, file + `:6: alt[0]: num "<<1": comparator must be`},
 		{"bad decision", map[string]string{file: platelets38 + "expect: {decision: denied}\n"}, file + `:1: expect.decision "denied"`},
 		{"unknown criterion", map[string]string{file: platelets38 + "expect:\n  decision: deny\n  criteria: {1.Z: met}\n"}, file + `:8: policy ucare-hemgenix has no criterion "1.Z"`},
+		{"empty kit", map[string]string{file: platelets38 + "expect: {decision: deny, kit: {}}\n"}, file + ":1: expect.kit: give vials, ndc or both"},
+		{"unknown kit key", map[string]string{file: platelets38 + "expect: {decision: deny, kit: {size: 3}}\n"}, file + ":6: field size is not a kit key"},
 		{"bad result", map[string]string{file: platelets38 + "expect:\n  decision: deny\n  criteria: {1.K: failed}\n"}, file + `:8: criterion 1.K: want met, not-met or unknown`},
 		{"facts and bundle", map[string]string{file: platelets38 + "bundle: b.json\nexpect: {decision: deny}\n"}, file + ":6: a case has either facts"},
 		{"bundle leaves the directory", map[string]string{file: "description: d\nas_of: 2026-11-24\nbundle: ../../../b.json\nexpect: {decision: deny}\n"}, file + ":3: bundle ../../../b.json leaves the policy directory"},
