@@ -586,10 +586,10 @@ func (r *caseReader) run(tc *testCase) (CaseResult, error) {
 		res.Status = CasePass
 	case tc.knownIssue != "":
 		res.Status = CaseKnownIssue
-		res.Mismatches = append(mm, Reasons(det)...)
+		res.Mismatches = append(mm, reasons(det)...)
 	default:
 		res.Status = CaseFail
-		res.Mismatches = append(mm, Reasons(det)...)
+		res.Mismatches = append(mm, reasons(det)...)
 	}
 	return res, nil
 }
@@ -605,10 +605,10 @@ func kitText(vials int, ndc string) string {
 	return strings.Join(parts, ", ")
 }
 
-// Reasons lists why a determination is not an approval: each criterion not
+// reasons lists why a determination is not an approval: each criterion not
 // met or unknown whose children do not already say why, and the missing
 // documentation.
-func Reasons(d *rules.Determination) []string {
+func reasons(d *rules.Determination) []string {
 	out := []string{"determination: " + string(d.Decision)}
 	var walk func([]rules.CriterionResult)
 	walk = func(cs []rules.CriterionResult) {
