@@ -111,6 +111,7 @@ func RunCases(p *Pipeline, fsys fs.FS, opts ...CaseOption) ([]CaseResult, error)
 		}
 		results = append(results, res)
 	}
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Policy < results[j].Policy })
 	return results, errors.Join(errs...)
 }
 
@@ -139,8 +140,8 @@ type criterionWant struct {
 // criteria are decoded by hand, keeping lines for messages.
 type caseFile struct {
 	Description string     `yaml:"description"`
-	AsOf        string     `yaml:"as_of"`
-	Base        string     `yaml:"base"`
+	AsOf        yaml.Node  `yaml:"as_of"`
+	Base        yaml.Node  `yaml:"base"`
 	Facts       yaml.Node  `yaml:"facts"`
 	Bundle      yaml.Node  `yaml:"bundle"`
 	Patient     string     `yaml:"patient"`
@@ -149,7 +150,7 @@ type caseFile struct {
 }
 
 type caseExpect struct {
-	Decision string    `yaml:"decision"`
+	Decision yaml.Node `yaml:"decision"`
 	Criteria yaml.Node `yaml:"criteria"`
 	Missing  *[]string `yaml:"missing"`
 	Kit      *caseKit  `yaml:"kit"`
@@ -247,41 +248,42 @@ func (r *caseReader) read(file string, chain []string) (*testCase, error) {
 	if tc.description == "" {
 		bad(1, "description is required (what the case checks, citing the document's section)")
 	}
-	if cf.AsOf == "" {
-		bad(1, "as_of is required (YYYY-MM-DD)")
-	} else if tc.asOf, err = time.Parse("2006-01-02", cf.AsOf); err != nil {
-		bad(1, "as_of %q is not a date (YYYY-MM-DD)", cf.AsOf)
+	if cf.AsOf.Value == "" {
+		bad(cf.AsOf.Line, "as_of is required (YYYY-MM-DD)")
+	} else if tc.asOf, err = time.Parse("2006-01-02", cf.AsOf.Value); err != nil {
+		bad(cf.AsOf.Line, "as_of %q is not a date (YYYY-MM-DD)", cf.AsOf.Value)
 	}
+	base := cf.Base.Value
 	hasFacts, hasBundle := cf.Facts.Kind != 0, cf.Bundle.Kind != 0
 	switch {
-	case hasBundle && (hasFacts || cf.Base != ""):
+	case hasBundle && (hasFacts || base != ""):
 		bad(cf.Bundle.Line, "a case has either facts (and a base) or a bundle, not both")
 	case hasBundle:
 		tc.bundle, err = r.bundle(file, &cf.Bundle)
 		if err != nil {
 			errs = append(errs, err)
 		}
-	case !hasFacts && cf.Base == "":
+	case !hasFacts && base == "":
 		bad(1, "a case needs facts: or bundle:")
 	default:
 		if cf.Patient != "" {
 			bad(1, "patient: is for bundle cases")
 		}
 		tc.facts = rules.Facts{}
-		if cf.Base != "" {
-			base, err := r.read(path.Join(dir, cf.Base), append(chain, file))
-			if err != nil {
-				if strings.Contains(err.Error(), "base cycle") {
-					errs = append(errs, err)
-				} else {
-					bad(1, "base %s cannot be read (its own errors are reported with it)", cf.Base)
-				}
-			} else if base.facts == nil {
-				bad(1, "base %s is a bundle case; a base must be a facts case", cf.Base)
-			} else if base.policyID != tc.policyID {
-				bad(1, "base %s is a case of another policy", cf.Base)
-			} else {
-				for k, vs := range base.facts {
+		if base != "" {
+			line := cf.Base.Line
+			bc, err := r.read(path.Join(dir, base), append(chain, file))
+			switch {
+			case err != nil && strings.Contains(err.Error(), "base cycle"):
+				errs = append(errs, err)
+			case err != nil:
+				bad(line, "base %s cannot be read (its own errors are reported with it)", base)
+			case bc.facts == nil:
+				bad(line, "base %s is a bundle case; a base must be a facts case", base)
+			case bc.policyID != tc.policyID:
+				bad(line, "base %s is a case of another policy", base)
+			default:
+				for k, vs := range bc.facts {
 					tc.facts[k] = append([]rules.Value(nil), vs...)
 				}
 			}
@@ -476,9 +478,9 @@ var results = map[string]rules.Result{"met": rules.Met, "not-met": rules.NotMet,
 func (r *caseReader) expect(file string, e *caseExpect, tc *testCase) []error {
 	var errs []error
 	bad := func(line int, format string, args ...any) { errs = append(errs, r.errorf(file, line, format, args...)) }
-	d, ok := decisions[e.Decision]
-	if !ok {
-		bad(1, "expect.decision %q: want approve, deny, pend or not-covered", e.Decision)
+	d, ok := decisions[e.Decision.Value]
+	if !ok || e.Decision.Kind != yaml.ScalarNode {
+		bad(e.Decision.Line, "expect.decision %q: want approve, deny, pend or not-covered", e.Decision.Value)
 	}
 	tc.decision = d
 	tc.missing = e.Missing
