@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register("policies", "list, show or lint the payer policies (list | show ID | lint [DIR | FILE…]; --policies DIR)", runPolicies)
+	register("policies", "list, show, lint or test the payer policies (list | show ID | lint [DIR | FILE…] | test [DIR]; --policies DIR)", runPolicies)
 	register("questionnaire", "print the prescriber attestation Questionnaire (DTR form) as FHIR JSON", runQuestionnaire)
 }
 
@@ -26,8 +26,11 @@ func runPolicies(ctx context.Context, args []string, env *Env) error {
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
 	}
-	if sub == "lint" {
+	switch sub {
+	case "lint":
 		return lintPolicies(args, env)
+	case "test":
+		return testPolicies(args, env)
 	}
 	fs := flag.NewFlagSet("policies "+sub, flag.ContinueOnError)
 	policyDir := fs.String("policies", "", policiesFlagHelp)
@@ -100,7 +103,7 @@ func runPolicies(ctx context.Context, args []string, env *Env) error {
 		_, err = env.Stdout.Write(b.Bytes())
 		return err
 	}
-	return usagef("unknown policies command %q (list, show ID, lint)", sub)
+	return usagef("unknown policies command %q (list, show ID, lint, test)", sub)
 }
 
 // lintPolicies lints the built-in policies (no argument), a policy directory
