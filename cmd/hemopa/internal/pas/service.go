@@ -26,6 +26,7 @@ import (
 
 	"hemopa/cmd/hemopa/internal/davinci"
 	"hemopa/cmd/hemopa/internal/pipeline"
+	"hemopa/cmd/hemopa/internal/router"
 	"hemopa/fhir"
 	"hemopa/mapping"
 	"hemopa/rules"
@@ -33,13 +34,12 @@ import (
 
 // Service answers PAS $submit and $inquire. It is safe for concurrent use.
 type Service struct {
-	p         *pipeline.Pipeline
-	cat       *rules.Catalog
-	store     Store
-	ownStore  io.Closer // the store NewService opened, closed by Close
-	policyFor PolicyFunc
-	now       func() time.Time
-	log       *slog.Logger
+	p        *pipeline.Pipeline
+	router   *router.Router
+	store    Store
+	ownStore io.Closer // the store NewService opened, closed by Close
+	now      func() time.Time
+	log      *slog.Logger
 
 	locks keyLocks      // one adjudication per submission key at a time
 	work  chan struct{} // admits adjudications, first come first served
@@ -84,9 +84,7 @@ type config struct {
 	p         *pipeline.Pipeline
 	store     Store
 	storePath string
-	policyFor PolicyFunc
-	byPayer   map[string]map[string]string
-	defaults  map[string]string
+	router    *router.Router
 	now       func() time.Time
 	log       *slog.Logger
 	workers   int
@@ -131,34 +129,16 @@ func WithStorePath(path string) Option {
 	}
 }
 
-// WithPolicyFor chooses policies with f, replacing the defaults and any
-// WithPayerPolicies / WithDefaultPolicy configuration. A policy id f returns
-// that is unknown, or not written for the drug, fails the request with 500.
-func WithPolicyFor(f PolicyFunc) Option {
+// WithRouter chooses each line's policy with r, built on the pipeline's
+// catalog (default: each drug's built-in default policy, where the catalog
+// has it; see router.BuiltinDefaults). A line whose drug r routes to no
+// policy is not reviewed.
+func WithRouter(r *router.Router) Option {
 	return func(c *config) error {
-		if f == nil {
-			return errors.New("pas: WithPolicyFor(nil)")
+		if r == nil {
+			return errors.New("pas: WithRouter(nil)")
 		}
-		c.policyFor = f
-		return nil
-	}
-}
-
-// WithPayerPolicies routes drugs to policies per payer: payer key (an
-// Organization identifier value, "system|value" or name) → drug → policy id.
-// Drugs a payer does not list use the defaults. Checked by NewService.
-func WithPayerPolicies(byPayer map[string]map[string]string) Option {
-	return func(c *config) error {
-		maps.Copy(c.byPayer, cloneNested(byPayer))
-		return nil
-	}
-}
-
-// WithDefaultPolicy sets the policy for a drug when no payer rule applies
-// ("" means the drug is not reviewed). Checked by NewService.
-func WithDefaultPolicy(drug, policyID string) Option {
-	return func(c *config) error {
-		c.defaults[drug] = policyID
+		c.router = r
 		return nil
 	}
 }
@@ -203,10 +183,9 @@ func WithMaxConcurrent(n int) Option {
 	}
 }
 
-// NewService builds a Service. Options are applied in order; policy
-// configuration is checked against the pipeline's catalog.
+// NewService builds a Service. Options are applied in order.
 func NewService(opts ...Option) (*Service, error) {
-	c := &config{byPayer: map[string]map[string]string{}, defaults: DefaultPolicies(), now: time.Now,
+	c := &config{now: time.Now,
 		log: slog.New(slog.DiscardHandler), workers: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -219,36 +198,12 @@ func NewService(opts ...Option) (*Service, error) {
 			return nil, fmt.Errorf("pas: pipeline: %w", err)
 		}
 	}
-	cat := c.p.Catalog
-	if c.policyFor == nil {
-		builtin := DefaultPolicies()
-		for drug, id := range c.defaults {
-			if id == "" {
-				continue
-			}
-			if _, err := cat.Lookup(id); err != nil && id == builtin[drug] {
-				// A site's directory without the built-in default: the drug
-				// has no default policy (its lines pend "not reviewed").
-				delete(c.defaults, drug)
-				continue
-			}
-			if _, err := checkPolicy(cat, drug, id); err != nil {
-				return nil, fmt.Errorf("pas: default policy for %s: %w", drug, err)
-			}
+	if c.router == nil {
+		if c.router, err = router.New(c.p.Catalog, router.Config{DefaultPolicy: router.BuiltinDefaults(c.p.Catalog)}); err != nil {
+			return nil, fmt.Errorf("pas: default policies: %w", err)
 		}
-		for payer, drugs := range c.byPayer {
-			for drug, id := range drugs {
-				if id == "" {
-					continue
-				}
-				if _, err := checkPolicy(cat, drug, id); err != nil {
-					return nil, fmt.Errorf("pas: policy for %s under payer %q: %w", drug, payer, err)
-				}
-			}
-		}
-		c.policyFor = StaticPolicies(c.byPayer, c.defaults)
 	}
-	s := &Service{p: c.p, cat: cat, store: c.store, policyFor: c.policyFor, now: c.now, log: c.log,
+	s := &Service{p: c.p, router: c.router, store: c.store, now: c.now, log: c.log,
 		work: make(chan struct{}, c.workers)}
 	if s.store == nil {
 		path := c.storePath
@@ -278,9 +233,8 @@ func (s *Service) Close() error {
 // Parameters whose "resource" parameter holds it). It returns 200 with the
 // response Bundle (ClaimResponse first; wrapped in a Parameters "return" when
 // the request was), 400 with an OperationOutcome naming the FHIR path of what
-// is wrong, or 500 when the store fails or the policy configuration is
-// broken. The same submission (same entries, same policy plan) returns the
-// stored response, unchanged.
+// is wrong, or 500 when the store fails. The same submission (same entries,
+// same policy plan) returns the stored response, unchanged.
 func (s *Service) Submit(ctx context.Context, body []byte) (status int, resp []byte) {
 	start := time.Now()
 	r, err := parseRequest(body)
@@ -437,7 +391,7 @@ func (r *request) wrapReturn(bundle []byte) []byte {
 type plan struct {
 	drugs    []string        // by item index; "" if the line names no gene therapy
 	policies []*rules.Policy // by item index; nil: not reviewed
-	payer    Payer
+	payer    router.Payor
 }
 
 // plan reads the items' drugs and chooses their policies before the bundle
@@ -453,11 +407,11 @@ func (s *Service) plan(r *request) (*plan, error) {
 		if drug == "" {
 			continue
 		}
-		if id := s.policyFor(drug, pl.payer); id != "" {
-			if pl.policies[i], err = checkPolicy(s.cat, drug, id); err != nil {
-				return nil, fmt.Errorf("policy configuration: %w", err)
-			}
+		pol, _, err := s.router.Route(drug, pl.payer)
+		if err != nil && !errors.Is(err, router.ErrUnrouted) {
+			return nil, fmt.Errorf("route %s: %w", drug, err)
 		}
+		pl.policies[i] = pol // nil: not reviewed
 	}
 	return pl, nil
 }

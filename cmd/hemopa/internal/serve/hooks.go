@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/cmd/hemopa/internal/router"
 )
 
 // handleHook answers POST /cds-services/{id}.
@@ -177,7 +178,7 @@ func sameCoverageInfo(raw json.RawMessage, coverage string) bool {
 		return false
 	}
 	for _, s := range e.Extension {
-		if s.URL == "coverage" && s.ValueReference != nil && sameRef(s.ValueReference.Reference, coverage) {
+		if s.URL == "coverage" && s.ValueReference != nil && router.SameRef(s.ValueReference.Reference, coverage) {
 			return true
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-
-	"hemopa/rules"
 )
 
 // order is a gene therapy order found in a hook request.
@@ -192,6 +190,3 @@ func findInPrefetch(req *HookRequest, ref string) (resource, bool) {
 	}
 	return resource{}, false
 }
-
-// drugCovered reports whether a policy is written for a drug.
-func drugCovered(p *rules.Policy, drug string) bool { return slices.Contains(p.Drugs, drug) }

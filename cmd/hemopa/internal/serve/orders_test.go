@@ -164,29 +164,3 @@ default_policy: {Beqvez: label-aligned-beqvez}
 		}
 	}
 }
-
-func TestPolicyIDForPAS(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
-payers:
-  - {name: UCare, match: {system: http://hemopa.org/fhir/sid/payer, value: ucare}, policy: ucare-hemgenix}
-  - {name: NY, match: {reference: Organization/ny-medicaid}, policies: [ny-pharmacy-109-hemgenix]}
-default_policy: {Beqvez: label-aligned-beqvez}
-`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		drug, ref, name string
-		ids             []PayerID
-		want            string
-	}{
-		{"Hemgenix", "", "UCare Minnesota", []PayerID{{"http://hl7.org/fhir/sid/us-npi", "1"}, {"http://hemopa.org/fhir/sid/payer", "ucare"}}, "ucare-hemgenix"},
-		{"Hemgenix", "https://payer.example.org/fhir/Organization/ny-medicaid", "", nil, "ny-pharmacy-109-hemgenix"},
-		{"Beqvez", "Organization/other", "Other", nil, "label-aligned-beqvez"},
-		{"Hemgenix", "Organization/other", "Other", nil, ""},
-	} {
-		if got := cfg.PolicyID(tc.drug, tc.ref, tc.name, tc.ids); got != tc.want {
-			t.Errorf("%s under %s/%s: %q, want %q", tc.drug, tc.ref, tc.name, got, tc.want)
-		}
-	}
-}
