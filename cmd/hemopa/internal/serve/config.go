@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"hemopa/auth"
 	"hemopa/cmd/hemopa/internal/pipeline"
 	"hemopa/cmd/hemopa/internal/router"
 	"hemopa/rules"
@@ -201,7 +202,7 @@ func (c *Config) check() error {
 			bad("issuers[%d] (%s): give exactly one of jwks_url and jwks_file", i, is.Iss)
 		}
 		if is.JWKSURL != "" {
-			if u, err := url.Parse(is.JWKSURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			if u, err := url.Parse(is.JWKSURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && auth.IsLoopbackHost(u.Hostname()))) {
 				bad("issuers[%d] (%s): jwks_url %q: want https (http only on loopback)", i, is.Iss, is.JWKSURL)
 			}
 		}
@@ -257,7 +258,7 @@ func (c *Config) fhirServerAllowed(server string) bool {
 		return false
 	}
 	if len(c.AllowedFHIRServers) == 0 {
-		return u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname()))
+		return u.Scheme == "https" || (u.Scheme == "http" && auth.IsLoopbackHost(u.Hostname()))
 	}
 	for _, p := range c.AllowedFHIRServers {
 		if server == strings.TrimRight(p, "/") || strings.HasPrefix(server, strings.TrimRight(p, "/")+"/") {

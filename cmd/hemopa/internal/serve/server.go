@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"hemopa/auth"
 	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
@@ -215,20 +216,11 @@ func isLoopbackAddr(a net.Addr) bool {
 	if err != nil {
 		return false
 	}
-	return isLoopbackHost(host)
-}
-
-// isLoopbackHost reports localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return auth.IsLoopbackHost(host)
 }
 
 // IsLoopbackAddr reports whether a listen address ("host:port") is loopback.
 func IsLoopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	return err == nil && isLoopbackHost(host)
+	return err == nil && auth.IsLoopbackHost(host)
 }
