@@ -383,7 +383,7 @@ func hookRequest(t testing.TB, patient, hook, payer string) []byte {
 	covRaw, _ := json.Marshal(cov)
 	byKey["coverage"] = []json.RawMessage{covRaw}
 	prefetch := map[string]any{}
-	for _, k := range prefetchKeys {
+	for _, k := range prefetchKeys(nil) { // names only
 		rs := byKey[k.Name]
 		switch {
 		case k.Name == "patient":

@@ -128,7 +128,7 @@ func patientResources(o *order, data *patientData) []resource {
 	add(data.byKey["patient"][0])
 	add(o.eval)
 	seen[o.Ref()] = true
-	for _, k := range prefetchKeys {
+	for _, k := range data.keys {
 		if k.Name == "patient" {
 			continue
 		}

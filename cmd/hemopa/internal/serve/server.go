@@ -30,7 +30,8 @@ type Server struct {
 	log      *slog.Logger
 	p        *pipeline.Pipeline
 	dec      *decider
-	ver      *verifier // nil in development mode
+	prefetch []prefetchKey // the templates every order service advertises
+	ver      *verifier     // nil in development mode
 	lim      *limiters
 	m        *metrics
 	pas      pasService
@@ -85,6 +86,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		s.p = p
 	}
 	s.dec = newDecider(s.p, cfg.Cache, s.m)
+	s.prefetch = prefetchKeys(s.p.Mapper.LabCodes())
 	s.lim = newLimiters(cfg.RateLimit)
 	if cfg.JWKSFile != "" {
 		b, err := loadPublicJWKS(cfg.JWKSFile)
