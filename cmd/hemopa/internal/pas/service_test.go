@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"hemopa/cmd/hemopa/internal/router"
-	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +15,8 @@ import (
 
 	"hemopa/cmd/hemopa/internal/davinci"
 	"hemopa/cmd/hemopa/internal/pipeline"
+	"hemopa/cmd/hemopa/internal/router"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"hemopa/rules"
 )
 

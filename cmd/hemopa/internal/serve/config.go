@@ -276,6 +276,9 @@ func (c *Config) Catalog() *rules.Catalog { return c.catalog }
 // against Catalog; CRD, DTR and PAS share it.
 func (c *Config) Router() *router.Router { return c.router }
 
+// FixedDay is the configured as_of day, if any.
+func (c *Config) FixedDay() (time.Time, bool) { return c.asOf, !c.asOf.IsZero() }
+
 // evalDay is the as-of day of an evaluation.
 func (c *Config) evalDay() time.Time {
 	if !c.asOf.IsZero() {

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"hemopa/cmd/hemopa/internal/testenv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hemopa/cmd/hemopa/internal/testenv"
 )
 
 // packageRequest is a $questionnaire-package input for a sample patient:

@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hemopa/mapping"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/fhir"
+	"hemopa/mapping"
 )
 
 // prefetchKey is one prefetch template. Required data missing from the
@@ -105,6 +106,23 @@ type patientData struct {
 	// gaps are optional keys neither sent nor fetched: what they would have
 	// carried is unreadable, not absent (mapping.WithGaps).
 	gaps []mapping.Gap
+}
+
+// record is the data as crd assesses orders on it: the Patient of
+// context.patientId (412 without it), the Coverages, and every key's
+// resources in template order.
+func (d *patientData) record() (*crd.Record, error) {
+	patient := d.byKey["patient"]
+	if len(patient) != 1 || patient[0].Type != "Patient" {
+		return nil, preconditionFailed("no-patient", "prefetch patient must hold the Patient of context.patientId")
+	}
+	rec := &crd.Record{Patient: patient[0], Coverages: d.byKey["coverage"], Gaps: d.gaps}
+	for _, k := range d.keys {
+		if k.Name != "patient" {
+			rec.Resources = append(rec.Resources, d.byKey[k.Name]...)
+		}
+	}
+	return rec, nil
 }
 
 // gap records an optional key the request did not send and hemopa could not fetch.

@@ -3,7 +3,6 @@ package serve
 import (
 	"encoding/json"
 	"fmt"
-	"hemopa/cmd/hemopa/internal/pipeline"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
 const obsCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"

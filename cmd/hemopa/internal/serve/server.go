@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"hemopa/auth"
+	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
@@ -29,7 +30,7 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	p        *pipeline.Pipeline
-	dec      *decider
+	crd      *crd.Service
 	prefetch []prefetchKey // the templates every order service advertises
 	ver      *verifier     // nil in development mode
 	lim      *limiters
@@ -85,7 +86,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		}
 		s.p = p
 	}
-	s.dec = newDecider(s.p, cfg.Cache, s.m)
+	s.crd = crd.New(s.p, cfg.Router(), crd.WithPolicyLink(cfg.policyLink), crd.WithDTRLaunch(cfg.DTRLaunchURL),
+		crd.WithEvalDay(cfg.evalDay), crd.WithCache(cfg.Cache.Decisions, cfg.Cache.TTL), crd.WithCacheObserver(s.m.cache))
 	s.prefetch = prefetchKeys(s.p.Mapper.LabCodes())
 	s.lim = newLimiters(cfg.RateLimit)
 	if cfg.JWKSFile != "" {
@@ -118,8 +120,8 @@ func (s *Server) registerGauges() {
 		s.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 	}
 	const cacheHelp = "Entries held by an in-memory cache."
-	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "decisions"}, func() float64 { return float64(s.dec.decisions.len()) })
-	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "drugs"}, func() float64 { return float64(s.dec.drugs.len()) })
+	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "decisions"}, func() float64 { n, _ := s.crd.CacheEntries(); return float64(n) })
+	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "drugs"}, func() float64 { _, n := s.crd.CacheEntries(); return float64(n) })
 	if s.ver != nil {
 		gauge("hemopa_replay_cache_entries", "Token ids remembered to refuse replays (one per unexpired token).", nil,
 			func() float64 { return float64(s.ver.jtis.len()) })
@@ -135,7 +137,7 @@ func (s *Server) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.dec.decisions.sweep()
+			s.crd.Sweep()
 		}
 	}
 }

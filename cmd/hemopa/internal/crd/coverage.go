@@ -1,15 +1,15 @@
-package serve
+package crd
 
 import (
 	"encoding/json"
 	"errors"
-	"time"
 
 	"hemopa/cmd/hemopa/internal/router"
+	"hemopa/cmd/hemopa/internal/serve/cdshooks"
 	"hemopa/rules"
 )
 
-// coverage is the part of a Coverage the server routes on.
+// coverage is the part of a Coverage an order is routed on.
 type coverage struct {
 	resource
 	Status      string     `json:"status"`
@@ -29,7 +29,7 @@ type payorRef struct {
 func parseCoverage(r resource) (*coverage, error) {
 	c := &coverage{resource: r}
 	if err := json.Unmarshal(r.Raw, c); err != nil {
-		return nil, badRequest("bad-coverage", "%s: %s", r.Ref(), jsonProblem(err))
+		return nil, badRequest("bad-coverage", "%s: %s", r.Ref(), cdshooks.JSONProblem(err))
 	}
 	return c, nil
 }
@@ -37,7 +37,7 @@ func parseCoverage(r resource) (*coverage, error) {
 // pickCoverage chooses the Coverage an order is about: the first of the
 // order's insurance references found among the coverages, else the first
 // active coverage. nil means the patient has none on record.
-func pickCoverage(o *order, covs []resource) (*coverage, error) {
+func pickCoverage(o *Order, covs []resource) (*coverage, error) {
 	byID := map[string]resource{}
 	for _, c := range covs {
 		if c.Type == "Coverage" && c.ID != "" {
@@ -45,7 +45,7 @@ func pickCoverage(o *order, covs []resource) (*coverage, error) {
 		}
 	}
 	for _, ref := range o.Insurance {
-		if id, ok := refID(ref, "Coverage"); ok {
+		if id, ok := cdshooks.RefID(ref, "Coverage"); ok {
 			if c, ok := byID[id]; ok {
 				return parseCoverage(c)
 			}
@@ -84,13 +84,10 @@ func (cv *coverage) payors() []router.Payor {
 // policyFor routes a drug under a Coverage (see router.Route): a nil policy
 // with a nil error means the payer is listed but nothing covers the drug; an
 // unlisted payor with no default is an unknown Coverage (400).
-func (c *Config) policyFor(cv *coverage, drug string) (pol *rules.Policy, payer string, err error) {
-	pol, payer, err = c.router.Route(drug, cv.payors()...)
+func (s *Service) policyFor(cv *coverage, drug string) (pol *rules.Policy, payer string, err error) {
+	pol, payer, err = s.router.Route(drug, cv.payors()...)
 	if errors.Is(err, router.ErrUnrouted) {
 		return nil, "", badRequest("unknown-coverage", "%s: its payor is not one this service decides for, and no default policy covers %s", cv.Ref(), drug)
 	}
 	return pol, payer, err
 }
-
-// FixedDay is the configured as_of day, if any.
-func (c *Config) FixedDay() (time.Time, bool) { return c.asOf, !c.asOf.IsZero() }
