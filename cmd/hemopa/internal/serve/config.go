@@ -28,9 +28,9 @@ type Config struct {
 	PublicBaseURL string `yaml:"public_base_url"`
 	// Issuers are the allow-listed JWT issuers with their keys.
 	Issuers []Issuer `yaml:"issuers"`
-	// Config is the routing of a drug under a payer to a policy: payers (a
+	// Routing is the routing of a drug under a payer to a policy: payers (a
 	// Coverage's payor → the payer's policies) and default_policy (per drug).
-	router.Config `yaml:",inline"`
+	Routing router.Config `yaml:",inline"`
 	// PolicyLinks are the documents cards link to, by policy id; other
 	// policies use PolicyLinkTemplate with {policy} replaced.
 	PolicyLinks        map[string]string `yaml:"policy_links"`
@@ -217,8 +217,8 @@ func (c *Config) check() error {
 			bad("%s: %v", where, err)
 		}
 	}
-	c.Config.Normalize()
-	if c.router, err = router.New(cat, c.Config); err != nil {
+	c.Routing.Normalize()
+	if c.router, err = router.New(cat, c.Routing); err != nil {
 		errs = append(errs, err)
 	}
 	for id := range c.PolicyLinks {
