@@ -18,7 +18,7 @@ type Order struct {
 }
 
 // orderFields are the fields of MedicationRequest, ServiceRequest and
-// DeviceRequest the server reads.
+// DeviceRequest an order is read from.
 type orderFields struct {
 	Status    string          `json:"status"`
 	Subject   *reference      `json:"subject"`
