@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -261,21 +260,13 @@ func checkTokenURL(u string, insecure bool) error {
 	case "https":
 		return nil
 	case "http":
-		if insecure || isLoopback(p.Hostname()) {
+		if insecure || IsLoopbackHost(p.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("auth: token URL %s is not https (allowed on loopback only)", redactURL(u))
 	default:
 		return fmt.Errorf("auth: token URL %s: unsupported scheme %q", redactURL(u), p.Scheme)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 type tokenSourceFunc func() (*oauth2.Token, error)

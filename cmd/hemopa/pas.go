@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"hemopa/cmd/hemopa/internal/pas"
+	"hemopa/cmd/hemopa/internal/router"
 )
 
 func init() {
@@ -62,9 +63,11 @@ func runPAS(ctx context.Context, args []string, env *Env) error {
 		if err != nil {
 			return usagef("--policy: %v", err)
 		}
-		for _, drug := range pol.Drugs {
-			opts = append(opts, pas.WithDefaultPolicy(drug, pol.ID))
+		r, err := router.ForPolicy(p.Catalog, pol)
+		if err != nil {
+			return usagef("--policy: %v", err)
 		}
+		opts = append(opts, pas.WithRouter(r))
 	}
 	if asOf != "" {
 		day, err := parseAsOf(asOf)

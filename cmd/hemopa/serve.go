@@ -84,13 +84,7 @@ func newPASService(cfg *serve.Config, p *pipeline.Pipeline, log *slog.Logger) (*
 	opts := []pas.Option{
 		pas.WithPipeline(p),
 		pas.WithLogger(log.With("component", "pas")),
-		pas.WithPolicyFor(func(drug string, payer pas.Payer) string {
-			ids := make([]serve.PayerID, len(payer.Identifiers))
-			for i, id := range payer.Identifiers {
-				ids[i] = serve.PayerID{System: id.System, Value: id.Value}
-			}
-			return cfg.PolicyID(drug, payer.Reference, payer.Name, ids)
-		}),
+		pas.WithRouter(cfg.Router()),
 	}
 	if cfg.PAS.Store != "" {
 		opts = append(opts, pas.WithStorePath(cfg.PAS.Store))

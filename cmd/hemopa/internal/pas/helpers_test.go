@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/cmd/hemopa/internal/router"
 	"hemopa/cmd/hemopa/internal/testenv"
+	"hemopa/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pas from the sample patients")
@@ -49,6 +51,36 @@ func newTestService(t testing.TB, opts ...Option) (*Service, *MemStore) {
 		t.Fatal(err)
 	}
 	return s, st
+}
+
+// routing is the router for cfg over the built-in catalog, with the built-in
+// defaults for the drugs cfg.DefaultPolicy does not name ("" there: no
+// default for the drug).
+func routing(t testing.TB, cfg router.Config) Option {
+	t.Helper()
+	cat := testenv.Catalog(t)
+	defaults := router.BuiltinDefaults(cat)
+	for drug, id := range cfg.DefaultPolicy {
+		if defaults[drug] = id; id == "" {
+			delete(defaults, drug)
+		}
+	}
+	cfg.DefaultPolicy = defaults
+	r, err := router.New(cat, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithRouter(r)
+}
+
+// onlyPolicy routes every drug pol is written for to pol.
+func onlyPolicy(t testing.TB, pol *rules.Policy) Option {
+	t.Helper()
+	r, err := router.ForPolicy(testenv.Catalog(t), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithRouter(r)
 }
 
 // pasLine is one claim line of a generated PAS bundle.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +15,8 @@ import (
 
 	"hemopa/cmd/hemopa/internal/davinci"
 	"hemopa/cmd/hemopa/internal/pipeline"
+	"hemopa/cmd/hemopa/internal/router"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"hemopa/rules"
 )
 
@@ -118,7 +119,7 @@ func TestSamplePatientsMatchPipeline(t *testing.T) {
 						t.Skipf("the record orders %s, not %s", v.Code, want[0].Drug)
 					}
 				}
-				s, st := newTestService(t, WithPipeline(p), WithPolicyFor(func(drug string, _ Payer) string { return pol.ID }))
+				s, st := newTestService(t, WithPipeline(p), onlyPolicy(t, pol))
 				body := wrapPatient(t, file, pasSpec{drug: want[0].Drug})
 				status, resp := submit(t, s, body)
 				if status != 200 {
@@ -173,7 +174,7 @@ func TestDefaultPolicies(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("%s/%s: status %d: %s", name, drug, status, resp)
 			}
-			pol := testenv.Policy(t, DefaultPolicies()[drug])
+			pol := testenv.Policy(t, router.BuiltinDefaults(testenv.Catalog(t))[drug])
 			raw, _ := os.ReadFile(file)
 			want, chart, _ := p.DecideJSON(raw, []*rules.Policy{pol}, asOf, "")
 			recs, _ := st.ListByClaim(context.Background(), spec.identifier)
@@ -209,11 +210,15 @@ func TestPayerPolicies(t *testing.T) {
 		want string
 	}{
 		{nil, "not-covered"},
-		{[]Option{WithDefaultPolicy("Hemgenix", "label-aligned-hemgenix")}, "approve"},
-		{[]Option{WithPayerPolicies(map[string]map[string]string{payerName: {"Hemgenix": "ny-pharmacy-109-hemgenix"}})}, "deny"},
-		{[]Option{WithPayerPolicies(map[string]map[string]string{"1234567893": {"Hemgenix": "label-aligned-hemgenix"}})}, "approve"},
-		{[]Option{WithPayerPolicies(map[string]map[string]string{"Another Plan": {"Hemgenix": "label-aligned-hemgenix"}})}, "not-covered"},
-		{[]Option{WithDefaultPolicy("Hemgenix", "")}, "not-reviewed"},
+		{[]Option{routing(t, router.Config{DefaultPolicy: map[string]string{"Hemgenix": "label-aligned-hemgenix"}})}, "approve"},
+		{[]Option{routing(t, router.Config{Payers: []router.Payer{{Name: "EHP", Match: router.PayerMatch{Display: payerName}, Policy: "ny-pharmacy-109-hemgenix"}}})}, "deny"},
+		{[]Option{routing(t, router.Config{Payers: []router.Payer{{Name: "EHP", Match: router.PayerMatch{System: "http://hl7.org/fhir/sid/us-npi", Value: "1234567893"}, Policy: "label-aligned-hemgenix"}}})}, "approve"},
+		{[]Option{routing(t, router.Config{Payers: []router.Payer{{Name: "Another", Match: router.PayerMatch{Display: "Another Plan"}, Policy: "label-aligned-hemgenix"}}})}, "not-covered"},
+		{[]Option{routing(t, router.Config{Payers: []router.Payer{{Name: "EHP", Match: router.PayerMatch{Display: payerName}, Policy: "ny-pharmacy-109-roctavian"}}})}, "not-covered"}, // listed, nothing for Hemgenix: the default
+		{[]Option{routing(t, router.Config{DefaultPolicy: map[string]string{"Hemgenix": ""}})}, "not-reviewed"},
+		{[]Option{routing(t, router.Config{
+			Payers:        []router.Payer{{Name: "EHP", Match: router.PayerMatch{Display: payerName}, Policy: "ny-pharmacy-109-roctavian"}},
+			DefaultPolicy: map[string]string{"Hemgenix": ""}})}, "not-reviewed"}, // listed, nothing covers Hemgenix
 	} {
 		s, st := newTestService(t, tc.opts...)
 		if status, resp := submit(t, s, wrapPatient(t, file, pasSpec{})); status != 200 {
@@ -224,20 +229,11 @@ func TestPayerPolicies(t *testing.T) {
 			t.Errorf("%d options: %s, want %s", len(tc.opts), got, tc.want)
 		}
 	}
-	// Configuration errors are caught up front.
-	for _, o := range []Option{
-		WithDefaultPolicy("Hemgenix", "no-such-policy"),
-		WithDefaultPolicy("Beqvez", "ucare-hemgenix"),
-		WithPayerPolicies(map[string]map[string]string{"X": {"Roctavian": "label-aligned-beqvez"}}),
-	} {
-		if _, err := NewService(WithStore(NewMemStore()), o); err == nil {
-			t.Error("a bad policy configuration was accepted")
-		}
-	}
-	// A PolicyFunc returning a policy not written for the drug fails the request (500).
-	s, _ := newTestService(t, WithPolicyFor(func(string, Payer) string { return "ny-pharmacy-109-roctavian" }))
-	if status, _ := submit(t, s, wrapPatient(t, file, pasSpec{})); status != 500 {
-		t.Errorf("status %d for a misconfigured PolicyFunc, want 500", status)
+	// Configuration errors are caught when the router is built (see the
+	// router's tests); a built router only routes to a policy written for
+	// the drug.
+	if _, err := NewService(WithStore(NewMemStore()), WithRouter(nil)); err == nil {
+		t.Error("WithRouter(nil) was accepted")
 	}
 }
 
@@ -526,7 +522,7 @@ func TestIdempotent(t *testing.T) {
 	// The same request under another policy is decided anew, and an inquiry
 	// returns the newest decision.
 	s2, err := NewService(WithStore(st), WithClock(func() time.Time { return fixedClock().Add(48 * time.Hour) }),
-		WithDefaultPolicy("Hemgenix", "label-aligned-hemgenix"))
+		routing(t, router.Config{DefaultPolicy: map[string]string{"Hemgenix": "label-aligned-hemgenix"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +654,7 @@ func TestSeveralGeneTherapies(t *testing.T) {
 
 	// One policy for two drugs: two determinations, each for its drug.
 	both := []pasLine{drugLine["Hemgenix"], drugLine["Beqvez"]}
-	s, st = newTestService(t, WithPolicyFor(func(string, Payer) string { return "bcbsms-hemophilia-b-gene-therapy" }))
+	s, st = newTestService(t, onlyPolicy(t, testenv.Policy(t, "bcbsms-hemophilia-b-gene-therapy")))
 	if status, resp := submit(t, s, wrapPatient(t, file, pasSpec{lines: both})); status != 200 {
 		t.Fatalf("%d %s", status, resp)
 	}

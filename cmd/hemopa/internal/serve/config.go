@@ -8,13 +8,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"hemopa/auth"
 	"hemopa/cmd/hemopa/internal/pipeline"
+	"hemopa/cmd/hemopa/internal/router"
 	"hemopa/rules"
 )
 
@@ -27,11 +28,9 @@ type Config struct {
 	PublicBaseURL string `yaml:"public_base_url"`
 	// Issuers are the allow-listed JWT issuers with their keys.
 	Issuers []Issuer `yaml:"issuers"`
-	// Payers map a Coverage's payor to the policies of that payer.
-	Payers []Payer `yaml:"payers"`
-	// DefaultPolicy is the policy per drug (Hemgenix, Beqvez, Roctavian)
-	// when the payer is not listed or has no policy for the drug.
-	DefaultPolicy map[string]string `yaml:"default_policy"`
+	// Routing is the routing of a drug under a payer to a policy: payers (a
+	// Coverage's payor → the payer's policies) and default_policy (per drug).
+	Routing router.Config `yaml:",inline"`
 	// PolicyLinks are the documents cards link to, by policy id; other
 	// policies use PolicyLinkTemplate with {policy} replaced.
 	PolicyLinks        map[string]string `yaml:"policy_links"`
@@ -64,6 +63,7 @@ type Config struct {
 
 	asOf    time.Time
 	catalog *rules.Catalog
+	router  *router.Router
 }
 
 // Issuer is one allow-listed JWT issuer: its keys from a JWKS URL (refreshed,
@@ -72,22 +72,6 @@ type Issuer struct {
 	Iss      string `yaml:"iss"`
 	JWKSURL  string `yaml:"jwks_url"`
 	JWKSFile string `yaml:"jwks_file"`
-}
-
-// Payer maps a payor to its policies (the first covering the ordered drug wins).
-type Payer struct {
-	Name     string     `yaml:"name"`
-	Match    PayerMatch `yaml:"match"`
-	Policy   string     `yaml:"policy"`
-	Policies []string   `yaml:"policies"`
-}
-
-// PayerMatch matches one of Coverage.payor: every field set must match.
-type PayerMatch struct {
-	System    string `yaml:"system"`    // payor.identifier.system
-	Value     string `yaml:"value"`     // payor.identifier.value
-	Reference string `yaml:"reference"` // payor.reference, e.g. Organization/ucare (Type/id tail compared)
-	Display   string `yaml:"display"`   // payor.display, case-insensitive
 }
 
 // RateLimit is a token bucket per client.
@@ -125,9 +109,6 @@ type CacheConfig struct {
 type PASConfig struct {
 	Store string `yaml:"store"` // decision store path
 }
-
-// Drugs the product decides for.
-var drugs = []string{"Hemgenix", "Beqvez", "Roctavian"}
 
 // LoadConfig reads, defaults and checks a YAML config file.
 func LoadConfig(path string) (*Config, error) {
@@ -221,7 +202,7 @@ func (c *Config) check() error {
 			bad("issuers[%d] (%s): give exactly one of jwks_url and jwks_file", i, is.Iss)
 		}
 		if is.JWKSURL != "" {
-			if u, err := url.Parse(is.JWKSURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			if u, err := url.Parse(is.JWKSURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && auth.IsLoopbackHost(u.Hostname()))) {
 				bad("issuers[%d] (%s): jwks_url %q: want https (http only on loopback)", i, is.Iss, is.JWKSURL)
 			}
 		}
@@ -236,34 +217,9 @@ func (c *Config) check() error {
 			bad("%s: %v", where, err)
 		}
 	}
-	for i, p := range c.Payers {
-		m := p.Match
-		if m == (PayerMatch{}) {
-			bad("payers[%d] (%s): match needs system+value, reference or display", i, p.Name)
-		}
-		if (m.System == "") != (m.Value == "") {
-			bad("payers[%d] (%s): match.system and match.value go together", i, p.Name)
-		}
-		if p.Policy != "" {
-			c.Payers[i].Policies = append([]string{p.Policy}, p.Policies...)
-		}
-		if len(c.Payers[i].Policies) == 0 {
-			bad("payers[%d] (%s): policy or policies is required", i, p.Name)
-		}
-		for _, id := range c.Payers[i].Policies {
-			known(fmt.Sprintf("payers[%d] (%s)", i, p.Name), id)
-		}
-	}
-	for drug, id := range c.DefaultPolicy {
-		if !slices.Contains(drugs, drug) {
-			bad("default_policy: %q is not one of %s", drug, strings.Join(drugs, ", "))
-			continue
-		}
-		if pol, err := cat.Lookup(id); err != nil {
-			bad("default_policy.%s: %v", drug, err)
-		} else if !slices.Contains(pol.Drugs, drug) {
-			bad("default_policy.%s: policy %s does not cover %s", drug, id, drug)
-		}
+	c.Routing.Normalize()
+	if c.router, err = router.New(cat, c.Routing); err != nil {
+		errs = append(errs, err)
 	}
 	for id := range c.PolicyLinks {
 		known("policy_links", id)
@@ -302,7 +258,7 @@ func (c *Config) fhirServerAllowed(server string) bool {
 		return false
 	}
 	if len(c.AllowedFHIRServers) == 0 {
-		return u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname()))
+		return u.Scheme == "https" || (u.Scheme == "http" && auth.IsLoopbackHost(u.Hostname()))
 	}
 	for _, p := range c.AllowedFHIRServers {
 		if server == strings.TrimRight(p, "/") || strings.HasPrefix(server, strings.TrimRight(p, "/")+"/") {
@@ -312,11 +268,18 @@ func (c *Config) fhirServerAllowed(server string) bool {
 	return false
 }
 
-// evalDay is the as-of day of an evaluation.
 // Catalog is the policy catalog the config was checked against: the site's
 // directory (Policies) or the built-in policies.
 func (c *Config) Catalog() *rules.Catalog { return c.catalog }
 
+// Router is the drug × payer → policy routing the config describes, checked
+// against Catalog; CRD, DTR and PAS share it.
+func (c *Config) Router() *router.Router { return c.router }
+
+// FixedDay is the configured as_of day, if any.
+func (c *Config) FixedDay() (time.Time, bool) { return c.asOf, !c.asOf.IsZero() }
+
+// evalDay is the as-of day of an evaluation.
 func (c *Config) evalDay() time.Time {
 	if !c.asOf.IsZero() {
 		return c.asOf

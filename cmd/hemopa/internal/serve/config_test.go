@@ -13,8 +13,8 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.PublicBaseURL != "https://pa.example.org" || len(cfg.Issuers) != 2 || len(cfg.Payers) != 3 ||
-		cfg.Payers[0].Policies[0] != "ucare-hemgenix" || cfg.Timeouts.FHIR != 8*time.Second || cfg.Cache.TTL != 5*time.Minute {
+	if cfg.PublicBaseURL != "https://pa.example.org" || len(cfg.Issuers) != 2 || len(cfg.Routing.Payers) != 3 ||
+		cfg.Routing.Payers[0].Policies[0] != "ucare-hemgenix" || cfg.Timeouts.FHIR != 8*time.Second || cfg.Cache.TTL != 5*time.Minute {
 		t.Errorf("parsed %+v", cfg)
 	}
 	if !filepath.IsAbs(cfg.Issuers[1].JWKSFile) || !strings.HasSuffix(cfg.JWKSFile, filepath.Join("serve", "keys", "jwks.json")) {

@@ -29,10 +29,11 @@ func serviceByID(id string) (service, bool) {
 	return service{}, false
 }
 
-// discovery is the GET /cds-services answer.
-func discovery() *davinci.Object {
+// discovery is the GET /cds-services answer: every service asks for the
+// same prefetch keys.
+func discovery(keys []prefetchKey) *davinci.Object {
 	prefetch := davinci.O()
-	for _, k := range prefetchKeys {
+	for _, k := range keys {
 		prefetch.Set(k.Name, k.Template)
 	}
 	var list []any

@@ -4,6 +4,12 @@
 // endpoints (delegated to the PAS service), and the operational endpoints
 // (/healthz, /readyz, /metrics, /.well-known/jwks.json).
 //
+// The decisions behind the CDS services and $questionnaire-package are
+// package crd's (orders → policy through the config's router → determination
+// → systemAction and cards, or the pre-filled package); serve is the HTTP
+// shell around it: routing, authentication, limits, metrics, and gathering
+// missing prefetch from the EHR with the hook's fhirAuthorization.
+//
 // Every CDS Hooks and FHIR request carries the client's JWT (RS384 or ES384,
 // from an allow-listed issuer and JWKS, aud = the URL called, a fresh jti);
 // a failure is a bare 401. Decisions come from the same pipeline as the CLI

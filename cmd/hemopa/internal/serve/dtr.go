@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/cmd/hemopa/internal/davinci"
 )
 
@@ -73,101 +74,11 @@ func (s *Server) handleQuestionnairePackage(_ context.Context, _ *http.Request, 
 	if len(covRaw) == 0 {
 		return 0, nil, unprocessable("no-coverage", "parameter coverage (a Coverage resource) is required")
 	}
-	covRes, err := parseResource(covRaw)
-	if err != nil || covRes.Type != "Coverage" {
-		return 0, nil, badRequest("bad-coverage", "parameter coverage must be a Coverage resource")
-	}
-	cv, err := parseCoverage(covRes)
+	pkg, err := s.crd.Package(crd.PackageRequest{Coverage: covRaw, Orders: orders, Record: record, Warnings: warnings})
 	if err != nil {
 		return 0, nil, err
 	}
-	var companions []resource
-	for _, r := range record {
-		if r.Type == "Medication" {
-			companions = append(companions, r)
-		}
-	}
-	found, err := s.findOrders(orders, companions)
-	if err != nil {
-		return 0, nil, err
-	}
-	if len(found) == 0 {
-		if found, err = s.findOrders(record, companions); err != nil {
-			return 0, nil, err
-		}
-	}
-	if len(found) == 0 {
-		return 0, nil, unprocessable("no-order", "no Hemgenix, Beqvez or Roctavian order in parameter order or bundle")
-	}
-	o := &found[0]
-	pol, _, err := s.cfg.policyFor(cv, o.Drug)
-	if err != nil {
-		return 0, nil, err
-	}
-	if pol == nil {
-		return 0, nil, unprocessable("no-policy", "the payer of %s has no policy for %s", cv.Ref(), o.Drug)
-	}
-	pid, rs, err := dtrRecord(cv, o, orders, record)
-	if err != nil {
-		return 0, nil, err
-	}
-	dec, err := s.dec.decide(rs, pol, s.cfg.evalDay(), pid)
-	if err != nil {
-		return 0, nil, err
-	}
-	rec.addDecision(string(dec.Det.Decision))
-	s.m.decisions.WithLabelValues("dtr", pol.ID, string(dec.Det.Decision)).Inc()
-	cat := s.p.Catalog
-	answered, missing := davinci.Prefill(cat, pol, dec.Det, dec.Facts)
-	var orderRefs []string
-	for _, f := range found {
-		orderRefs = append(orderRefs, f.Ref())
-	}
-	qr := davinci.QuestionnaireResponse(cat, answered, missing, davinci.PackageInput{
-		Patient: "Patient/" + pid, Coverage: cv.Ref(), Orders: orderRefs})
-	return http.StatusOK, fhirBody{davinci.QuestionnairePackage(davinci.Questionnaire(cat), qr, warnings)}, nil
-}
-
-// dtrRecord is the record evaluated for a package: the Patient (the Coverage
-// beneficiary; a stand-in when the bundle has none), the order, the other
-// orders, the Coverage and the bundle, each resource once.
-func dtrRecord(cv *coverage, o *order, orders, record []resource) (string, []resource, error) {
-	pid, _ := refID(cv.Beneficiary.Reference, "Patient")
-	var patient *resource
-	for i, r := range record {
-		if r.Type == "Patient" && (pid == "" || r.ID == pid) {
-			patient = &record[i]
-			pid = r.ID
-			break
-		}
-	}
-	if pid == "" || !validID(pid) {
-		return "", nil, unprocessable("no-patient", "Coverage.beneficiary must reference the Patient (or the bundle hold one)")
-	}
-	var out []resource
-	seen := map[string]bool{}
-	add := func(r resource) {
-		if r.ID != "" {
-			if seen[r.Ref()] {
-				return
-			}
-			seen[r.Ref()] = true
-		}
-		out = append(out, r)
-	}
-	if patient != nil {
-		add(*patient)
-	} else {
-		add(resource{Type: "Patient", ID: pid, Raw: json.RawMessage(`{"resourceType":"Patient","id":"` + pid + `"}`)})
-	}
-	add(o.eval)
-	seen[o.Ref()] = true
-	for _, r := range orders {
-		add(r)
-	}
-	add(cv.resource)
-	for _, r := range record {
-		add(r)
-	}
-	return pid, out, nil
+	rec.addDecision(pkg.Decision)
+	s.m.decisions.WithLabelValues("dtr", pkg.Policy, pkg.Decision).Inc()
+	return http.StatusOK, fhirBody{pkg.Body}, nil
 }

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"hemopa/cmd/hemopa/internal/testenv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hemopa/cmd/hemopa/internal/testenv"
 )
 
 // packageRequest is a $questionnaire-package input for a sample patient:
@@ -26,7 +27,7 @@ func packageRequest(t testing.TB, patient, payer string, questionnaires ...strin
 	order := hook["context"].(map[string]any)["draftOrders"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"]
 	cov := prefetch["coverage"].(map[string]any)["entry"].([]any)[0].(map[string]any)["resource"]
 	var entries []any
-	for _, k := range prefetchKeys {
+	for _, k := range prefetchKeys(nil) { // names only
 		switch v := prefetch[k.Name].(type) {
 		case map[string]any:
 			if v["resourceType"] == "Bundle" {

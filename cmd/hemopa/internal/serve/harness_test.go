@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hemopa/cmd/hemopa/internal/testenv"
 	"io"
 	"log/slog"
 	"math/big"
@@ -25,6 +24,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"hemopa/cmd/hemopa/internal/testenv"
 )
 
 // Issuers of the test tokens: one whose JWKS is a file (RS384), one served
@@ -383,7 +384,7 @@ func hookRequest(t testing.TB, patient, hook, payer string) []byte {
 	covRaw, _ := json.Marshal(cov)
 	byKey["coverage"] = []json.RawMessage{covRaw}
 	prefetch := map[string]any{}
-	for _, k := range prefetchKeys {
+	for _, k := range prefetchKeys(nil) { // names only
 		rs := byKey[k.Name]
 		switch {
 		case k.Name == "patient":
@@ -491,4 +492,13 @@ func coverageInfo(t testing.TB, res json.RawMessage) map[string][]string {
 	}
 	t.Fatalf("no coverage-information extension in %s", res)
 	return nil
+}
+
+// newUUID is a random (version 4) UUID, for token ids.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -12,7 +12,7 @@ import (
 
 // handleDiscovery answers GET /cds-services.
 func (s *Server) handleDiscovery(context.Context, *http.Request, []byte, *record) (int, any, error) {
-	return http.StatusOK, discovery(), nil
+	return http.StatusOK, discovery(s.prefetch), nil
 }
 
 // handleHealth answers GET /healthz: the process serves.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"hemopa/cmd/hemopa/internal/davinci"
+	"hemopa/cmd/hemopa/internal/serve/cdshooks"
 )
 
 // httpError is a failure answered with a status and an OperationOutcome.
@@ -46,12 +47,26 @@ func asHTTPError(err error) *httpError {
 	if errors.As(err, &he) {
 		return he
 	}
+	var ce *cdshooks.Error
+	if errors.As(err, &ce) {
+		return wireError(ce)
+	}
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
 		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: "too-costly", Kind: "too-large",
 			Msg: fmt.Sprintf("request body larger than %d bytes", mb.Limit)}
 	}
 	return &httpError{Status: http.StatusInternalServerError, Code: "exception", Kind: "internal", Msg: "internal error", Err: err}
+}
+
+// wireError is a refusal of the wire format or of crd: 400 (invalid) or 422
+// (business-rule).
+func wireError(ce *cdshooks.Error) *httpError {
+	code := "invalid"
+	if ce.Status == http.StatusUnprocessableEntity {
+		code = "business-rule"
+	}
+	return &httpError{Status: ce.Status, Code: code, Kind: ce.Kind, Msg: ce.Msg}
 }
 
 // outcome renders an OperationOutcome with one error issue.

@@ -4,15 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hemopa/mapping"
-	"hemopa/rules"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/fhir"
+	"hemopa/mapping"
 )
 
 // prefetchKey is one prefetch template. Required data missing from the
@@ -26,20 +26,9 @@ type prefetchKey struct {
 }
 
 // observationCodes lists, for the prefetch template, every Observation code
-// the embedded mapping tables (mapping/codes.yaml) route to a fact: the one
-// source of truth for lab codes. Codes added by a site code map are read when
-// the EHR sends them but are not in the template.
-func observationCodes() string {
-	cat, err := rules.Load(rules.Builtin())
-	if err != nil {
-		panic("serve: policies: " + err.Error())
-	}
-	m, err := mapping.New(cat)
-	if err != nil {
-		// The tables are embedded and tested; failing here means a broken build.
-		panic("serve: mapping tables: " + err.Error())
-	}
-	codes := m.LabCodes()
+// the mapper routes to a fact — the embedded tables (mapping/codes.yaml) and
+// a site code map alike: the one source of truth for lab codes.
+func observationCodes(codes []mapping.LabCode) string {
 	parts := make([]string, 0, len(codes))
 	for _, c := range codes {
 		parts = append(parts, c.System+"|"+c.Code)
@@ -65,7 +54,8 @@ func otherObservations() string {
 	return b.String()
 }
 
-// prefetchKeys is what every order service asks the EHR for: the whole
+// prefetchKeys is what every order service asks the EHR for, with labs the
+// Observation codes the mapper knows: the whole
 // record, not only the codes the tables know. No template has a date bound:
 // CDS Hooks 2.0 prefetch tokens are context fields and user ids only (no
 // date arithmetic such as {{today() - 12 months}}, which only the ballot's
@@ -73,24 +63,26 @@ func otherObservations() string {
 // go stale in an EHR that caches it; the engine applies each criterion's
 // window to what arrives. No template filters by status (the mapping judges
 // statuses) or pages (_count would let an EHR truncate silently).
-var prefetchKeys = []prefetchKey{
-	{Name: "patient", Template: "Patient/{{context.patientId}}"},
-	{Name: "coverage", Template: "Coverage?patient={{context.patientId}}&status=active"},
-	{Name: "observations", Template: "Observation?patient={{context.patientId}}&code=" + observationCodes()},
-	{Name: "observationsByCategory", Template: "Observation?patient={{context.patientId}}&category=" + fhir.ObservationCategories(recordCategories...)},
-	{Name: "conditions", Template: "Condition?patient={{context.patientId}}"},
-	{Name: "medicationStatements", Template: "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"},
-	{Name: "medicationRequests", Template: "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"},
-	{Name: "questionnaireResponses", Template: "QuestionnaireResponse?patient={{context.patientId}}"},
-	{Name: "practitionerRoles", Template: "PractitionerRole?practitioner={{userPractitionerId}}", Optional: true},
-	{Name: "medicationAdministrations", Template: "MedicationAdministration?patient={{context.patientId}}&_include=MedicationAdministration:medication", Optional: true},
-	{Name: "medicationDispenses", Template: "MedicationDispense?patient={{context.patientId}}&_include=MedicationDispense:medication", Optional: true},
-	{Name: "procedures", Template: "Procedure?patient={{context.patientId}}", Optional: true},
-	{Name: "claims", Template: "ExplanationOfBenefit?patient={{context.patientId}}", Optional: true},
-	{Name: "claimSubmissions", Template: "Claim?patient={{context.patientId}}", Optional: true},
-	{Name: "observationsOther", Template: otherObservations(), Optional: true},
-	{Name: "diagnosticReports", Template: "DiagnosticReport?patient={{context.patientId}}", Optional: true},
-	{Name: "documentReferences", Template: "DocumentReference?patient={{context.patientId}}", Optional: true},
+func prefetchKeys(labs []mapping.LabCode) []prefetchKey {
+	return []prefetchKey{
+		{Name: "patient", Template: "Patient/{{context.patientId}}"},
+		{Name: "coverage", Template: "Coverage?patient={{context.patientId}}&status=active"},
+		{Name: "observations", Template: "Observation?patient={{context.patientId}}&code=" + observationCodes(labs)},
+		{Name: "observationsByCategory", Template: "Observation?patient={{context.patientId}}&category=" + fhir.ObservationCategories(recordCategories...)},
+		{Name: "conditions", Template: "Condition?patient={{context.patientId}}"},
+		{Name: "medicationStatements", Template: "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication"},
+		{Name: "medicationRequests", Template: "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication"},
+		{Name: "questionnaireResponses", Template: "QuestionnaireResponse?patient={{context.patientId}}"},
+		{Name: "practitionerRoles", Template: "PractitionerRole?practitioner={{userPractitionerId}}", Optional: true},
+		{Name: "medicationAdministrations", Template: "MedicationAdministration?patient={{context.patientId}}&_include=MedicationAdministration:medication", Optional: true},
+		{Name: "medicationDispenses", Template: "MedicationDispense?patient={{context.patientId}}&_include=MedicationDispense:medication", Optional: true},
+		{Name: "procedures", Template: "Procedure?patient={{context.patientId}}", Optional: true},
+		{Name: "claims", Template: "ExplanationOfBenefit?patient={{context.patientId}}", Optional: true},
+		{Name: "claimSubmissions", Template: "Claim?patient={{context.patientId}}", Optional: true},
+		{Name: "observationsOther", Template: otherObservations(), Optional: true},
+		{Name: "diagnosticReports", Template: "DiagnosticReport?patient={{context.patientId}}", Optional: true},
+		{Name: "documentReferences", Template: "DocumentReference?patient={{context.patientId}}", Optional: true},
+	}
 }
 
 // fill substitutes a template's tokens; ok is false when a token cannot be
@@ -109,10 +101,28 @@ func fill(tmpl string, c *HookContext) (string, bool) {
 
 // patientData is the prefetch, completed from the EHR where needed.
 type patientData struct {
+	keys  []prefetchKey         // in template order
 	byKey map[string][]resource // nil slice: searched, nothing found
 	// gaps are optional keys neither sent nor fetched: what they would have
 	// carried is unreadable, not absent (mapping.WithGaps).
 	gaps []mapping.Gap
+}
+
+// record is the data as crd assesses orders on it: the Patient of
+// context.patientId (412 without it), the Coverages, and every key's
+// resources in template order.
+func (d *patientData) record() (*crd.Record, error) {
+	patient := d.byKey["patient"]
+	if len(patient) != 1 || patient[0].Type != "Patient" {
+		return nil, preconditionFailed("no-patient", "prefetch patient must hold the Patient of context.patientId")
+	}
+	rec := &crd.Record{Patient: patient[0], Coverages: d.byKey["coverage"], Gaps: d.gaps}
+	for _, k := range d.keys {
+		if k.Name != "patient" {
+			rec.Resources = append(rec.Resources, d.byKey[k.Name]...)
+		}
+	}
+	return rec, nil
 }
 
 // gap records an optional key the request did not send and hemopa could not fetch.
@@ -126,6 +136,7 @@ func (d *patientData) gap(k prefetchKey, why string) {
 // hook's fhirAuthorization token.
 type gatherer struct {
 	req     *HookRequest
+	keys    []prefetchKey
 	client  *fhir.Client // nil: no fhirServer or no token
 	m       *metrics
 	used    bool
@@ -133,7 +144,7 @@ type gatherer struct {
 }
 
 func (s *Server) newGatherer(req *HookRequest) (*gatherer, error) {
-	g := &gatherer{req: req, m: s.m}
+	g := &gatherer{req: req, keys: s.prefetch, m: s.m}
 	if req.FHIRServer == "" || req.FHIRAuthorization == nil {
 		return g, nil
 	}
@@ -182,7 +193,7 @@ func (t *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // and when it cannot be, or a fetched search has more pages than the client
 // reads (fhir.ErrTooManyPages), the answer is a 412 — for optional keys too.
 func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
-	d := &patientData{byKey: map[string][]resource{}}
+	d := &patientData{keys: g.keys, byKey: map[string][]resource{}}
 	type fetch struct {
 		key       prefetchKey
 		target    string
@@ -191,7 +202,7 @@ func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 		err       error
 	}
 	var todo []*fetch
-	for _, k := range prefetchKeys {
+	for _, k := range g.keys {
 		raw, present := g.req.Prefetch[k.Name]
 		truncated := false
 		if present {

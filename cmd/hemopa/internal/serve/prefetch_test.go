@@ -3,14 +3,19 @@ package serve
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
 const obsCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -28,7 +33,7 @@ func TestPrefetchTemplatesBreadth(t *testing.T) {
 			Prefetch map[string]string
 		}
 	}
-	raw, err := json.Marshal(discovery())
+	raw, err := json.Marshal(discovery(prefetchKeys(testPipeline(t).Mapper.LabCodes())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ func TestPrefetchTemplatesBreadth(t *testing.T) {
 		}
 	}
 	required := map[string]bool{}
-	for _, k := range prefetchKeys {
+	for _, k := range prefetchKeys(nil) {
 		required[k.Name] = !k.Optional
 	}
 	if !required["observationsByCategory"] || !required["observations"] || !required["conditions"] {
@@ -281,5 +286,54 @@ func TestMissingOptionalPrefetchIsAGap(t *testing.T) {
 		if !strings.Contains(resp[0], "prefetch "+key) {
 			t.Errorf("without prefetch %s: the response does not name the missing key", key)
 		}
+	}
+}
+
+// TestPrefetchHasSiteCodes: the observations template lists the codes of the
+// server's own mapper — the embedded tables and a site code map alike.
+func TestPrefetchHasSiteCodes(t *testing.T) {
+	dir := t.TempDir()
+	codemap := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(codemap, []byte("observations:\n  - {system: http://lab.example.org, code: FIX1, fact: fix_activity}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.WithCodeMap(codemap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    *pipeline.Pipeline
+		site bool
+	}{{"built-in tables", testPipeline(t), false}, {"site code map", p, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(t.Context(), cfg, WithPipeline(tc.p), WithInsecureDev(), WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/cds-services", nil))
+			var d struct {
+				Services []struct{ Prefetch map[string]string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || len(d.Services) == 0 {
+				t.Fatalf("discovery %d: %v %s", rec.Code, err, rec.Body)
+			}
+			for _, svc := range d.Services {
+				_, q, _ := strings.Cut(svc.Prefetch["observations"], "?")
+				v, _ := url.ParseQuery(q)
+				codes := strings.Split(v.Get("code"), ",")
+				if !slices.Contains(codes, "http://loinc.org|777-3") {
+					t.Errorf("the embedded tables' platelet code is not asked for: %v", codes)
+				}
+				if got := slices.Contains(codes, "http://lab.example.org|FIX1"); got != tc.site {
+					t.Errorf("site code FIX1 in the template: %v, want %v", got, tc.site)
+				}
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"hemopa/auth"
+	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/cmd/hemopa/internal/pipeline"
 )
 
@@ -28,8 +30,9 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	p        *pipeline.Pipeline
-	dec      *decider
-	ver      *verifier // nil in development mode
+	crd      *crd.Service
+	prefetch []prefetchKey // the templates every order service advertises
+	ver      *verifier     // nil in development mode
 	lim      *limiters
 	m        *metrics
 	pas      pasService
@@ -83,7 +86,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		}
 		s.p = p
 	}
-	s.dec = newDecider(s.p, cfg.Cache, s.m)
+	s.crd = crd.New(s.p, cfg.Router(), crd.WithPolicyLink(cfg.policyLink), crd.WithDTRLaunch(cfg.DTRLaunchURL),
+		crd.WithEvalDay(cfg.evalDay), crd.WithCache(cfg.Cache.Decisions, cfg.Cache.TTL), crd.WithCacheObserver(s.m.cache))
+	s.prefetch = prefetchKeys(s.p.Mapper.LabCodes())
 	s.lim = newLimiters(cfg.RateLimit)
 	if cfg.JWKSFile != "" {
 		b, err := loadPublicJWKS(cfg.JWKSFile)
@@ -115,8 +120,8 @@ func (s *Server) registerGauges() {
 		s.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 	}
 	const cacheHelp = "Entries held by an in-memory cache."
-	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "decisions"}, func() float64 { return float64(s.dec.decisions.len()) })
-	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "drugs"}, func() float64 { return float64(s.dec.drugs.len()) })
+	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "decisions"}, func() float64 { n, _ := s.crd.CacheEntries(); return float64(n) })
+	gauge("hemopa_cache_entries", cacheHelp, prometheus.Labels{"cache": "drugs"}, func() float64 { _, n := s.crd.CacheEntries(); return float64(n) })
 	if s.ver != nil {
 		gauge("hemopa_replay_cache_entries", "Token ids remembered to refuse replays (one per unexpired token).", nil,
 			func() float64 { return float64(s.ver.jtis.len()) })
@@ -132,7 +137,7 @@ func (s *Server) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.dec.decisions.sweep()
+			s.crd.Sweep()
 		}
 	}
 }
@@ -215,20 +220,11 @@ func isLoopbackAddr(a net.Addr) bool {
 	if err != nil {
 		return false
 	}
-	return isLoopbackHost(host)
-}
-
-// isLoopbackHost reports localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return auth.IsLoopbackHost(host)
 }
 
 // IsLoopbackAddr reports whether a listen address ("host:port") is loopback.
 func IsLoopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	return err == nil && isLoopbackHost(host)
+	return err == nil && auth.IsLoopbackHost(host)
 }

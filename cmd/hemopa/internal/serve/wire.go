@@ -3,7 +3,6 @@ package serve
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 
 	"hemopa/cmd/hemopa/internal/serve/cdshooks"
 )
@@ -29,11 +28,7 @@ func DecodeHookRequest(body []byte, hook string) (*HookRequest, error) {
 	if err != nil {
 		var ce *cdshooks.Error
 		if errors.As(err, &ce) {
-			code := "invalid"
-			if ce.Status == http.StatusUnprocessableEntity {
-				code = "business-rule"
-			}
-			return nil, &httpError{Status: ce.Status, Code: code, Kind: ce.Kind, Msg: ce.Msg}
+			return nil, wireError(ce)
 		}
 		return nil, err
 	}
@@ -45,6 +40,7 @@ func bundleResources(raw json.RawMessage) ([]resource, error) { return cdshooks.
 func refID(ref, typ string) (string, bool)                    { return cdshooks.RefID(ref, typ) }
 func isNull(raw json.RawMessage) bool                         { return cdshooks.IsNull(raw) }
 func jsonProblem(err error) string                            { return cdshooks.JSONProblem(err) }
+func validID(id string) bool                                  { return cdshooks.ValidID(id) }
 
 // validBundleResources reads a Bundle already validated (a slice of a
 // decoded hook request).

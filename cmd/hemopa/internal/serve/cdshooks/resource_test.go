@@ -2,6 +2,7 @@ package cdshooks
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +42,15 @@ func TestRefID(t *testing.T) {
 		got, ok := RefID(ref, "Patient")
 		if got != want || ok != (want != "") {
 			t.Errorf("RefID(%q) = %q, %v", ref, got, ok)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{"a": true, "Patient-1.2": true, strings.Repeat("x", 64): true,
+		"": false, strings.Repeat("x", 65): false, "a_b": false, "a/b": false, "ä": false} {
+		if got := ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package serve
+package crd
 
 import (
 	"crypto/rand"
@@ -18,7 +18,7 @@ const (
 
 // cardInput is what one card says about one order.
 type cardInput struct {
-	Order    *order
+	Order    *Order
 	Dec      *decision
 	Payer    string // configured payer name, or ""
 	Coverage string // Coverage reference
@@ -26,7 +26,7 @@ type cardInput struct {
 }
 
 // card renders the clinician's card for one determination.
-func (s *Server) card(in cardInput) *davinci.Object {
+func (s *Service) card(in cardInput) *davinci.Object {
 	det := in.Dec.Det
 	drug := in.Order.Drug
 	var summary, indicator string
@@ -44,15 +44,15 @@ func (s *Server) card(in cardInput) *davinci.Object {
 	if in.Payer != "" {
 		label += " · " + in.Payer
 	}
-	links := []any{davinci.O("label", "Policy: "+det.Title, "url", s.cfg.policyLink(det.Policy), "type", "absolute")}
-	if det.Decision == rules.Pend && in.Primary && s.cfg.DTRLaunchURL != "" {
+	links := []any{davinci.O("label", "Policy: "+det.Title, "url", s.link(det.Policy), "type", "absolute")}
+	if det.Decision == rules.Pend && in.Primary && s.dtrLaunch != "" {
 		app, _ := json.Marshal(map[string]any{
 			"questionnaire": []string{davinci.QuestionnaireCanonical},
 			"order":         in.Order.Ref(),
 			"coverage":      in.Coverage,
 			"context":       in.Dec.Key,
 		})
-		links = append([]any{davinci.O("label", "Complete the "+drug+" documentation (DTR)", "url", s.cfg.DTRLaunchURL,
+		links = append([]any{davinci.O("label", "Complete the "+drug+" documentation (DTR)", "url", s.dtrLaunch,
 			"type", "smart", "appContext", string(app))}, links...)
 	}
 	return davinci.O(

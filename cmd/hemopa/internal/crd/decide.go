@@ -1,4 +1,4 @@
-package serve
+package crd
 
 import (
 	"crypto/sha256"
@@ -24,7 +24,7 @@ type decider struct {
 	p         *pipeline.Pipeline
 	decisions *lru[[32]byte, *decision]
 	drugs     *lru[[32]byte, string] // the drug an order names
-	m         *metrics
+	observe   func(cache string, hit bool)
 }
 
 // decision is one policy's determination for one patient.
@@ -36,10 +36,10 @@ type decision struct {
 	Key     string // davinci.Key: the coverage-assertion id
 }
 
-func newDecider(p *pipeline.Pipeline, c CacheConfig, m *metrics) *decider {
-	return &decider{p: p, m: m,
-		decisions: newLRU[[32]byte, *decision](c.Decisions, c.TTL),
-		drugs:     newLRU[[32]byte, string](c.Decisions, c.TTL)}
+func newDecider(p *pipeline.Pipeline, size int, ttl time.Duration, observe func(cache string, hit bool)) *decider {
+	return &decider{p: p, observe: observe,
+		decisions: newLRU[[32]byte, *decision](size, ttl),
+		drugs:     newLRU[[32]byte, string](size, ttl)}
 }
 
 // digests are the SHA-256 of each resource's bytes.
@@ -94,11 +94,11 @@ func (d *decider) decide(rs []resource, pol *rules.Policy, asOf time.Time, patie
 	var key [32]byte
 	h.Sum(key[:0])
 	if dec, ok := d.decisions.get(key); ok {
-		d.m.cache("decisions", true)
+		d.observe("decisions", true)
 		return dec, nil
 	}
 	if d.decisions != nil {
-		d.m.cache("decisions", false)
+		d.observe("decisions", false)
 	}
 	b, err := d.bundle(rs)
 	if err != nil {
