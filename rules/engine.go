@@ -172,7 +172,7 @@ func and(a, b Result) Result {
 func (e *evaluator) node(c *Criterion, r *CriterionResult) out {
 	*r = CriterionResult{ID: c.ID, Text: c.Text, Citation: c.Citation, Evidence: noStrings, Op: c.Op}
 	var o out
-	if c.Op == "check" {
+	if c.Op == OpCheck {
 		r.Children = noResults
 		o = e.check(c.Check)
 		if o.res == Unknown && len(o.needs) > 0 {
@@ -285,7 +285,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 	var o out
 	pre := reasonPrefixes[c.Op]
 	switch c.Op {
-	case "all":
+	case OpAll:
 		switch {
 		case nNot > 0:
 			o.res, o.reason = NotMet, labels(pre[1], NotMet)
@@ -297,7 +297,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		default:
 			o.res, o.reason = Met, "all met"
 		}
-	case "any":
+	case OpAny:
 		switch {
 		case nMet > 0:
 			o.res, o.reason = Met, labels(pre[0], Met)
@@ -307,7 +307,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 		default:
 			o.res, o.reason = NotMet, "none met"
 		}
-	case "screen":
+	case OpScreen:
 		// A rule-out: evidence against decides; something on record that
 		// cannot be read or settles nothing could have been that evidence,
 		// so no alternative rules it out past it.
@@ -324,7 +324,7 @@ func (e *evaluator) composite(c *Criterion, r *CriterionResult) out {
 			o.res, o.reason = Unknown, "nothing on record rules it out"
 			o.needs = oneOf(c, unknowns, false)
 		}
-	case "not":
+	case OpNot:
 		child := &r.Children[0]
 		switch child.Result {
 		case Met:
@@ -453,7 +453,7 @@ func (e *evaluator) check(ck *Check) out {
 		return e.doseCheck()
 	case ck.Attest != "":
 		return e.attest(ck)
-	case ck.info.Kind == "age":
+	case ck.info.Kind == KindAge:
 		return e.age(ck)
 	case ck.Op != "":
 		return e.numeric(ck)
@@ -461,15 +461,15 @@ func (e *evaluator) check(ck *Check) out {
 		return e.coded(ck)
 	}
 	switch ck.Is {
-	case "present":
+	case IsPresent:
 		return e.present(ck)
-	case "absent":
+	case IsAbsent:
 		return e.absent(ck)
-	case "undocumented":
+	case IsUndocumented:
 		return e.undocumented(ck)
-	case "never-positive":
+	case IsNeverPositive:
 		return e.neverPositive(ck)
-	case "policy-drug":
+	case IsPolicyDrug:
 		return e.policyDrug(ck)
 	default:
 		return e.qualitative(ck)
@@ -605,14 +605,14 @@ func always(*Value) bool        { return true }
 
 // numericValue reads titers reported only as "not detected" as below every dilution.
 func (e *evaluator) numericUsable(ck *Check) func(*Value) bool {
-	if ck.info.Kind == "titer" {
+	if ck.info.Kind == KindTiter {
 		return func(v *Value) bool { return v.Readable() && (v.HasNum || v.Flag == Negative) }
 	}
 	return hasNum
 }
 
 func asNumber(ck *Check, v Value) Value {
-	if !v.HasNum && ck.info.Kind == "titer" && v.Flag == Negative {
+	if !v.HasNum && ck.info.Kind == KindTiter && v.Flag == Negative {
 		v.Num, v.HasNum, v.Comparator, v.Unit = 1, true, "<", "{titer}"
 	}
 	return v
@@ -625,7 +625,7 @@ func (e *evaluator) numeric(ck *Check) out {
 	usable := e.numericUsable(ck)
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)
-	if ck.Select == "lowest" {
+	if ck.Select == SelectLowest {
 		var low, stuck *Value
 		for i := range vals {
 			v := &vals[i]
@@ -742,18 +742,18 @@ func (e *evaluator) compare(ck *Check, v Value, prefix string) (Result, string) 
 	return res, string(b)
 }
 
-func opText(op string) string {
+func opText(op Comparison) string {
 	switch op {
-	case "<=":
+	case AtMost:
 		return "≤"
-	case ">=":
+	case AtLeast:
 		return "≥"
 	}
-	return op
+	return string(op)
 }
 
 // compareRange decides "value op t" for a value that may carry a comparator.
-func compareRange(v Value, op string, t float64) Result {
+func compareRange(v Value, op Comparison, t float64) Result {
 	lo, hi := v.Num, v.Num
 	loOpen, hiOpen := false, false
 	switch v.Comparator {
@@ -768,13 +768,13 @@ func compareRange(v Value, op string, t float64) Result {
 	}
 	var all, none bool
 	switch op {
-	case "<=":
+	case AtMost:
 		all, none = hi <= t, lo > t || (loOpen && lo >= t)
-	case "<":
+	case Below:
 		all, none = hi < t || (hiOpen && hi <= t), lo >= t
-	case ">=":
+	case AtLeast:
 		all, none = lo >= t, hi < t || (hiOpen && hi <= t)
-	case ">":
+	case Above:
 		all, none = lo > t || (loOpen && lo >= t), hi <= t
 	}
 	switch {
@@ -962,7 +962,7 @@ func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 		}
 		switch {
 		case cutoff > 0:
-			switch compareRange(*v, "<", cutoff) {
+			switch compareRange(*v, Below, cutoff) {
 			case Met:
 				num = Negative
 			case NotMet:
@@ -970,7 +970,7 @@ func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 			default:
 				return NoFlag, fmtValue(*v) + " cannot be placed against the " + fmtNum(cutoff) + unitSuffix(ck.info.Unit) + " cutoff"
 			}
-		case ck.info.Kind == "titer":
+		case ck.info.Kind == KindTiter:
 			// A titer below the assay's first dilution ("<1:5") is not detected;
 			// any titer reported as a dilution is detected.
 			if v.Comparator == "<" || v.Comparator == "<=" {
@@ -1022,7 +1022,7 @@ func detectedWord(f Flag) string {
 
 // readAs is the value's reading under the check.
 func (e *evaluator) readAs(ck *Check, v *Value) (Flag, string) {
-	if ck.Is == "not-detected" {
+	if ck.Is == IsNotDetected {
 		return detection(v)
 	}
 	return e.reading(ck, v)
@@ -1072,20 +1072,20 @@ func (e *evaluator) qualitative(ck *Check) out {
 	b = appendValue(b, *first)
 	b = appendDated(b, *first)
 	b = append(b, " reads "...)
-	if ck.Is == "not-detected" {
+	if ck.Is == IsNotDetected {
 		b = append(b, detectedWord(flag)...)
 	} else {
 		b = append(b, flag.String()...)
 	}
 	want := Negative
-	if ck.Is == "positive" {
+	if ck.Is == IsPositive {
 		want = Positive
 	}
 	if flag == want {
 		e.buf = b
 		return out{res: Met, reason: string(b), evidence: evidence}
 	}
-	if ck.OnPositive == "unknown" {
+	if ck.OnPositive == PositiveUnknown {
 		// Documented and positive: asking for it again helps nobody; another
 		// alternative of the screen must settle it.
 		b = append(b, ", which alone does not rule it out"...)
@@ -1181,7 +1181,7 @@ func eventReason(ck *Check, v *Value) string {
 
 func (e *evaluator) present(ck *Check) out {
 	switch ck.info.Kind {
-	case "condition", "event":
+	case KindCondition, KindEvent:
 		v, stuck := e.documented(ck)
 		switch {
 		case v != nil:
@@ -1232,7 +1232,7 @@ func (e *evaluator) undocumented(ck *Check) out {
 	v, stuck := e.documented(ck)
 	switch {
 	case v != nil:
-		if ck.OnPositive == "unknown" {
+		if ck.OnPositive == PositiveUnknown {
 			return out{res: Unknown, reason: eventReason(ck, v) + ", which alone does not rule it out", evidence: e.evidence(v.Source)}
 		}
 		return out{res: NotMet, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
@@ -1351,7 +1351,7 @@ func (e *evaluator) policyDrugName(drug string) string {
 // cannot be read (or disagrees) leaves it unknown whatever is attested; two
 // answers of the newest date that disagree are unknown, not first-wins.
 func (e *evaluator) attest(ck *Check) out {
-	want := ck.Is == "true"
+	want := ck.Is == IsTrue
 	var stuck out
 	for _, ev := range ck.Evidence {
 		quiet := e.quiet

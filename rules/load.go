@@ -166,7 +166,7 @@ func newCatalog(v vocabFS) (*Catalog, error) {
 		return nil, err
 	}
 	for _, a := range c.Attestations {
-		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: "attestation", Label: "Prescriber attestation: " + a.Text}
+		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: KindAttestation, Label: "Prescriber attestation: " + a.Text}
 	}
 	if err := v.readYAML("kits.yaml", &c.Kits); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,7 +14,7 @@ import (
 // FactInfo describes a fact a policy may read.
 type FactInfo struct {
 	Name       string  `yaml:"name"`
-	Kind       string  `yaml:"kind"`
+	Kind       Kind    `yaml:"kind"`
 	Label      string  `yaml:"label"`
 	Unit       string  `yaml:"unit"`
 	PositiveAt float64 `yaml:"positive_at"`
@@ -88,7 +89,7 @@ type Criterion struct {
 	// or Pend ("on_fail: unknown": the criterion is unknown instead, and Need
 	// says what to confirm).
 	OnFail   Decision
-	Op       string // all, any, not, screen or check
+	Op       Op // all, any, not, screen or check
 	Children []*Criterion
 	Check    *Check
 	Line     int
@@ -106,11 +107,11 @@ type Check struct {
 	Attest     string
 	Evidence   []*Check
 	Window     Window
-	Select     string // latest (default) or lowest
-	Op         string // <, <=, >, >=
+	Select     Select     // latest (default) or lowest
+	Op         Comparison // <, <=, >, >=
 	Value      *float64
 	ULN        float64
-	Is         string // present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug, true, false
+	Is         Is     // present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug, true, false
 	OnPositive string // with is: negative, not-detected, undocumented — "unknown" when a positive only fails to rule out
 	Ever       bool   // condition/event facts: a resolved or inactive value (Negative) counts as documented too
 	Cutoff     *float64
@@ -137,10 +138,10 @@ type dayTexts struct {
 
 // reasonPrefixes start a composite's reason by the children that decided it:
 // [met, not met, unknown, blocked] for each way of combining.
-var reasonPrefixes = map[string][4]string{
-	"all":    {"", "not met: ", "not yet known: ", ""},
-	"any":    {"met by ", "", "none met yet; not yet known: ", ""},
-	"screen": {"ruled out by ", "evidence against: ", "", "cannot be settled from the record: "},
+var reasonPrefixes = map[Op][4]string{
+	OpAll:    {"", "not met: ", "not yet known: ", ""},
+	OpAny:    {"met by ", "", "none met yet; not yet known: ", ""},
+	OpScreen: {"ruled out by ", "evidence against: ", "", "cannot be settled from the record: "},
 }
 
 // maxChildren bounds a composite's children (the engine tracks them in a bitmask).
@@ -367,17 +368,17 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 		l.add(n.Line, "criterion %s: on_fail %q is not deny, not-covered or unknown", cr.ID, f)
 	}
 	ops := 0
-	for _, op := range []string{"all", "any", "screen", "not", "check"} {
-		v := field(n, op)
+	for _, op := range criterionOps {
+		v := field(n, string(op))
 		if v == nil {
 			continue
 		}
 		ops++
 		cr.Op = op
 		switch op {
-		case "check":
+		case OpCheck:
 			cr.Check = c.compileCheck(l, v, cr.ID)
-		case "not":
+		case OpNot:
 			if ch := c.compileCriterion(l, v, cr.ID, ids, p); ch != nil {
 				cr.Children = []*Criterion{ch}
 			}
@@ -420,16 +421,16 @@ func canFail(c *Criterion) bool {
 		return false
 	}
 	switch c.Op {
-	case "check":
-		return c.Check == nil || c.Check.OnPositive != "unknown"
-	case "any":
+	case OpCheck:
+		return c.Check == nil || c.Check.OnPositive != PositiveUnknown
+	case OpAny:
 		for _, ch := range c.Children {
 			if !ch.canFail {
 				return false
 			}
 		}
 		return len(c.Children) > 0
-	case "all", "screen":
+	case OpAll, OpScreen:
 		for _, ch := range c.Children {
 			if ch.canFail {
 				return true
@@ -443,8 +444,8 @@ func canFail(c *Criterion) bool {
 func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 	l.checkKeys(n, "check", "fact", "attest", "evidence", "window", "select", "op", "value", "uln",
 		"is", "on_positive", "ever", "cutoff", "equals", "in", "dose", "always")
-	ck := &Check{Fact: str(field(n, "fact")), Attest: str(field(n, "attest")), Select: str(field(n, "select")),
-		Op: str(field(n, "op")), Is: str(field(n, "is")), OnPositive: str(field(n, "on_positive")),
+	ck := &Check{Fact: str(field(n, "fact")), Attest: str(field(n, "attest")), Select: Select(str(field(n, "select"))),
+		Op: Comparison(str(field(n, "op"))), Is: Is(str(field(n, "is"))), OnPositive: str(field(n, "on_positive")),
 		Equals: str(field(n, "equals")), Always: str(field(n, "always")), Line: n.Line}
 	if w := field(n, "window"); w != nil {
 		win, err := ParseWindow(w.Value)
@@ -514,7 +515,7 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		if ck.info = c.Facts[AttestationFact(ck.Attest)]; ck.info == nil {
 			l.add(n.Line, "criterion %s: unknown attestation %q", id, ck.Attest)
 		}
-		if ck.Is != "true" && ck.Is != "false" {
+		if ck.Is != IsTrue && ck.Is != IsFalse {
 			l.add(n.Line, "criterion %s: an attestation check needs is: true or is: false", id)
 		}
 		if ck.Ever || ck.OnPositive != "" {
@@ -535,7 +536,7 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		l.add(n.Line, "criterion %s: evidence goes with attest", id)
 	}
 	ck.info = c.Facts[ck.Fact]
-	if ck.info == nil || ck.info.Kind == "attestation" {
+	if ck.info == nil || ck.info.Kind == KindAttestation {
 		l.add(n.Line, "criterion %s: unknown fact %q", id, ck.Fact)
 		return ck
 	}
@@ -543,53 +544,51 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 	tests := 0
 	if ck.Op != "" {
 		tests++
-		switch ck.Op {
-		case "<", "<=", ">", ">=":
-		default:
+		if !ck.Op.valid() {
 			l.add(n.Line, "criterion %s: op %q is not one of <, <=, >, >=", id, ck.Op)
 		}
 		if (ck.Value == nil) == (ck.ULN == 0) {
 			l.add(n.Line, "criterion %s: op needs exactly one of value or uln", id)
 		}
-		if kind != "quantity" && kind != "titer" && kind != "age" {
+		if !kind.numeric() {
 			l.add(n.Line, "criterion %s: fact %s (%s) is not numeric", id, ck.Fact, kind)
 		}
 	}
 	if ck.Is != "" {
 		tests++
-		valid := map[string][]string{
-			"present":        {"quantity", "titer", "result", "condition", "event", "code"},
-			"absent":         {"condition", "event"},
-			"undocumented":   {"condition", "event"},
-			"negative":       {"quantity", "titer", "result"},
-			"positive":       {"quantity", "titer", "result"},
-			"not-detected":   {"quantity"},
-			"never-positive": {"quantity", "titer", "result"},
-			"policy-drug":    {"code"},
+		valid := map[Is][]Kind{
+			IsPresent:       {KindQuantity, KindTiter, KindResult, KindCondition, KindEvent, KindCode},
+			IsAbsent:        {KindCondition, KindEvent},
+			IsUndocumented:  {KindCondition, KindEvent},
+			IsNegative:      {KindQuantity, KindTiter, KindResult},
+			IsPositive:      {KindQuantity, KindTiter, KindResult},
+			IsNotDetected:   {KindQuantity},
+			IsNeverPositive: {KindQuantity, KindTiter, KindResult},
+			IsPolicyDrug:    {KindCode},
 		}[ck.Is]
 		if valid == nil {
 			l.add(n.Line, "criterion %s: is %q is not one of present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug", id, ck.Is)
-		} else if !contains(valid, kind) {
+		} else if !slices.Contains(valid, kind) {
 			l.add(n.Line, "criterion %s: is %s does not apply to fact %s (%s)", id, ck.Is, ck.Fact, kind)
 		}
-		if (ck.Is == "negative" || ck.Is == "positive" || ck.Is == "never-positive") && kind == "quantity" &&
+		if (ck.Is == IsNegative || ck.Is == IsPositive || ck.Is == IsNeverPositive) && kind == KindQuantity &&
 			ck.Cutoff == nil && ck.info.PositiveAt == 0 {
 			l.add(n.Line, "criterion %s: fact %s has no positive_at; give a cutoff", id, ck.Fact)
 		}
 	}
-	if ck.OnPositive != "" && (ck.OnPositive != "unknown" || (ck.Is != "negative" && ck.Is != "not-detected" && ck.Is != "undocumented")) {
+	if ck.OnPositive != "" && (ck.OnPositive != PositiveUnknown || (ck.Is != IsNegative && ck.Is != IsNotDetected && ck.Is != IsUndocumented)) {
 		l.add(n.Line, "criterion %s: on_positive: unknown goes only with is: negative, not-detected or undocumented", id)
 	}
 	if ck.Ever {
-		if kind != "condition" && kind != "event" {
+		if kind != KindCondition && kind != KindEvent {
 			l.add(n.Line, "criterion %s: ever applies to condition and event facts, %s is %s", id, ck.Fact, kind)
-		} else if ck.Is != "present" && ck.Is != "absent" && ck.Is != "undocumented" {
+		} else if ck.Is != IsPresent && ck.Is != IsAbsent && ck.Is != IsUndocumented {
 			l.add(n.Line, "criterion %s: ever goes with is: present, absent or undocumented", id)
 		}
 	}
 	if ck.Equals != "" || ck.In != nil {
 		tests++
-		if kind != "code" {
+		if kind != KindCode {
 			l.add(n.Line, "criterion %s: equals/in need a coded fact, %s is %s", id, ck.Fact, kind)
 		}
 	}
@@ -597,11 +596,11 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		l.add(n.Line, "criterion %s: a check needs exactly one test (op, is, equals/in)", id)
 	}
 	switch ck.Select {
-	case "", "latest", "lowest":
+	case "", SelectLatest, SelectLowest:
 	default:
 		l.add(n.Line, "criterion %s: select %q is not latest or lowest", id, ck.Select)
 	}
-	if kind == "condition" && !ck.Window.IsZero() {
+	if kind == KindCondition && !ck.Window.IsZero() {
 		l.add(n.Line, "criterion %s: a diagnosis check takes no window", id)
 	}
 	return ck
