@@ -3,7 +3,21 @@ package rules
 import (
 	"strconv"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
+
+// The age family compares the age on the as-of day, from the date of birth,
+// with a value.
+func init() {
+	register(&family{name: "age", answers: map[test][]Kind{testOp: {KindAge}}, compile: compileAge, eval: (*evaluator).age})
+}
+
+func compileAge(cc *checkCompiler, ck *Check, n *yaml.Node) {
+	if ck.ULN != 0 {
+		cc.errorf(n.Line, "an age has no upper limit of normal: compare it with a value")
+	}
+}
 
 // age compares the age on the as-of day. A partial birth date ("1990") is an
 // age range, unknown when it straddles the threshold; two birth dates that

@@ -1,6 +1,37 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The attestation family reads the prescriber's answer to a question, after
+// the structured evidence that would settle it.
+func init() {
+	register(&family{name: "attestation", answers: map[test][]Kind{testAttest: nil}, compile: compileAttestation, eval: (*evaluator).attest})
+}
+
+func compileAttestation(cc *checkCompiler, ck *Check, n *yaml.Node) {
+	if ck.info = cc.c.Facts[AttestationFact(ck.Attest)]; ck.info == nil {
+		cc.errorf(n.Line, "unknown attestation %q", ck.Attest)
+	}
+	if ck.Is != IsTrue && ck.Is != IsFalse {
+		cc.errorf(n.Line, "an attestation check needs is: true or is: false")
+	}
+	if ck.Ever || ck.OnPositive != "" {
+		cc.errorf(n.Line, "ever and on_positive go with a fact, not an attestation")
+	}
+	if ev := field(n, "evidence"); ev != nil {
+		if ev.Kind != yaml.SequenceNode {
+			cc.errorf(ev.Line, "evidence must be a list of checks")
+		} else {
+			for _, en := range ev.Content {
+				ck.Evidence = append(ck.Evidence, cc.check(en))
+			}
+		}
+	}
+}
 
 // attest reads the prescriber's answer, after the structured evidence: a
 // documented finding decides whatever is attested; evidence on record that

@@ -2,6 +2,12 @@ package rules
 
 import "strings"
 
+// The coded family matches the newest code of a coded fact against equals
+// or in.
+func init() {
+	register(&family{name: "coded", answers: map[test][]Kind{testEquals: {KindCode}}, eval: (*evaluator).coded})
+}
+
 func (e *evaluator) coded(ck *Check) out {
 	usable := func(v *Value) bool { return v.Readable() && v.Code != "" && v.Code != "unknown" }
 	best, found, blocker := e.newest(ck, usable, notReadable)

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -47,27 +46,7 @@ func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
 		}
 	}
 	if n := field(root, "dose"); n != nil {
-		l.checkKeys(n, "dose", "vg_per_kg", "vg_per_ml", "kits", "window", "citation")
-		d := &DoseRule{}
-		if err := n.Decode(d); err != nil {
-			l.add(n.Line, "dose: %v", err)
-		}
-		if d.VGPerKg <= 0 || d.VGPerML <= 0 {
-			l.add(n.Line, "dose needs positive vg_per_kg and vg_per_ml")
-		}
-		if d.Kits != "" {
-			if d.kits = c.Kits[d.Kits]; d.kits == nil {
-				l.add(n.Line, "unknown kit table %q", d.Kits)
-			}
-		}
-		if d.Window != "" {
-			w, err := ParseWindow(d.Window)
-			if err != nil {
-				l.add(n.Line, "dose: %v", err)
-			}
-			d.window = w
-		}
-		p.Dose = d
+		p.Dose = c.compileDose(l, n)
 	}
 	crit := field(root, "criteria")
 	if crit == nil || crit.Kind != yaml.SequenceNode || len(crit.Content) == 0 {
@@ -152,7 +131,8 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 		cr.Op = op
 		switch op {
 		case OpCheck:
-			cr.Check = c.compileCheck(l, v, cr.ID)
+			cc := &checkCompiler{c: c, p: p, l: l, id: cr.ID, line: n.Line}
+			cr.Check = cc.check(v)
 		case OpNot:
 			if ch := c.compileCriterion(l, v, cr.ID, ids, p); ch != nil {
 				cr.Children = []*Criterion{ch}
@@ -184,9 +164,6 @@ func (c *Catalog) compileCriterion(l *lintErrs, n *yaml.Node, parent string, ids
 		cr.blockedBy = append(cr.blockedBy, prefix[3]+ch.Label)
 	}
 	cr.canFail = canFail(cr)
-	if cr.Check != nil && cr.Check.Dose && p.Dose == nil {
-		l.add(n.Line, "criterion %s checks the dose but the policy has no dose", cr.ID)
-	}
 	return cr
 }
 
@@ -216,8 +193,25 @@ func canFail(c *Criterion) bool {
 	return true
 }
 
-func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
-	l.checkKeys(n, "check", "fact", "attest", "evidence", "window", "select", "op", "value", "uln",
+// checkCompiler compiles the checks of one criterion: the catalog and policy
+// they read, where errors go, the criterion's id and line.
+type checkCompiler struct {
+	c    *Catalog
+	p    *Policy
+	l    *lintErrs
+	id   string
+	line int
+}
+
+// errorf reports a problem of the criterion's check at line.
+func (cc *checkCompiler) errorf(line int, format string, args ...any) {
+	cc.l.add(line, "criterion %s: %s", cc.id, fmt.Sprintf(format, args...))
+}
+
+// check compiles a check node: the rules every check follows here, then its
+// family's own compile step; the check keeps its family for evaluation.
+func (cc *checkCompiler) check(n *yaml.Node) *Check {
+	cc.l.checkKeys(n, "check", "fact", "attest", "evidence", "window", "select", "op", "value", "uln",
 		"is", "on_positive", "ever", "cutoff", "equals", "in", "dose", "always")
 	ck := &Check{Fact: str(field(n, "fact")), Attest: str(field(n, "attest")), Select: Select(str(field(n, "select"))),
 		Op: Comparison(str(field(n, "op"))), Is: Is(str(field(n, "is"))), OnPositive: str(field(n, "on_positive")),
@@ -225,7 +219,7 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 	if w := field(n, "window"); w != nil {
 		win, err := ParseWindow(w.Value)
 		if err != nil {
-			l.add(w.Line, "criterion %s: %v", id, err)
+			cc.errorf(w.Line, "%v", err)
 		}
 		ck.Window = win
 	}
@@ -236,31 +230,20 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 		}
 		f, err := strconv.ParseFloat(v.Value, 64)
 		if err != nil {
-			l.add(v.Line, "criterion %s: %s %q is not a number", id, key, v.Value)
+			cc.errorf(v.Line, "%s %q is not a number", key, v.Value)
 			return nil
 		}
 		return &f
 	}
 	ck.Value = num("value")
-	defer func() {
-		if ck.Value != nil && ck.info != nil {
-			ck.limit = fmtNum(*ck.Value) + unitSuffix(ck.info.Unit)
-		}
-		if ck.info != nil {
-			ck.none = "no " + lower(ck.info.Label)
-		}
-		ck.factKey = ck.Fact
-		if ck.Attest != "" {
-			ck.factKey = AttestationFact(ck.Attest)
-		}
-	}()
+	defer ck.prepare()
 	if u := num("uln"); u != nil {
 		ck.ULN = *u
 	}
 	ck.Cutoff = num("cutoff")
 	if v := field(n, "in"); v != nil {
 		if err := v.Decode(&ck.In); err != nil {
-			l.add(v.Line, "criterion %s: in must be a list", id)
+			cc.errorf(v.Line, "in must be a list")
 		}
 	}
 	flag := func(key string) bool {
@@ -269,114 +252,103 @@ func (c *Catalog) compileCheck(l *lintErrs, n *yaml.Node, id string) *Check {
 			return false
 		}
 		if v.Value != "true" && v.Value != "false" {
-			l.add(v.Line, "criterion %s: %s must be true or false", id, key)
+			cc.errorf(v.Line, "%s must be true or false", key)
 		}
 		return v.Value == "true"
 	}
 	ck.Dose = flag("dose")
 	ck.Ever = flag("ever")
+	// A check that reads no fact is its key's family's alone.
 	switch {
 	case ck.Always != "":
-		if ck.Always != "not-met" {
-			l.add(n.Line, "criterion %s: always must be not-met", id)
-		}
+		cc.compileWith(familyFor(testAlways, ""), ck, n)
 		return ck
 	case ck.Dose:
-		if ck.Fact != "" {
-			l.add(n.Line, "criterion %s: a dose check reads the policy's dose weight, not a fact", id)
-		}
+		cc.compileWith(familyFor(testDose, ""), ck, n)
 		return ck
 	case ck.Attest != "":
-		if ck.info = c.Facts[AttestationFact(ck.Attest)]; ck.info == nil {
-			l.add(n.Line, "criterion %s: unknown attestation %q", id, ck.Attest)
-		}
-		if ck.Is != IsTrue && ck.Is != IsFalse {
-			l.add(n.Line, "criterion %s: an attestation check needs is: true or is: false", id)
-		}
-		if ck.Ever || ck.OnPositive != "" {
-			l.add(n.Line, "criterion %s: ever and on_positive go with a fact, not an attestation", id)
-		}
-		if ev := field(n, "evidence"); ev != nil {
-			if ev.Kind != yaml.SequenceNode {
-				l.add(ev.Line, "criterion %s: evidence must be a list of checks", id)
-			} else {
-				for _, en := range ev.Content {
-					ck.Evidence = append(ck.Evidence, c.compileCheck(l, en, id))
-				}
-			}
-		}
+		cc.compileWith(familyFor(testAttest, ""), ck, n)
 		return ck
 	}
 	if field(n, "evidence") != nil {
-		l.add(n.Line, "criterion %s: evidence goes with attest", id)
+		cc.errorf(n.Line, "evidence goes with attest")
 	}
-	ck.info = c.Facts[ck.Fact]
+	ck.info = cc.c.Facts[ck.Fact]
 	if ck.info == nil || ck.info.Kind == KindAttestation {
-		l.add(n.Line, "criterion %s: unknown fact %q", id, ck.Fact)
+		cc.errorf(n.Line, "unknown fact %q", ck.Fact)
 		return ck
 	}
 	kind := ck.info.Kind
+	// A fact check has one test (op, is or equals/in); the family that
+	// answers it for the fact's kind compiles and evaluates it.
+	var found []*family
 	tests := 0
 	if ck.Op != "" {
 		tests++
 		if !ck.Op.valid() {
-			l.add(n.Line, "criterion %s: op %q is not one of <, <=, >, >=", id, ck.Op)
+			cc.errorf(n.Line, "op %q is not one of <, <=, >, >=", ck.Op)
 		}
 		if (ck.Value == nil) == (ck.ULN == 0) {
-			l.add(n.Line, "criterion %s: op needs exactly one of value or uln", id)
+			cc.errorf(n.Line, "op needs exactly one of value or uln")
 		}
-		if !kind.numeric() {
-			l.add(n.Line, "criterion %s: fact %s (%s) is not numeric", id, ck.Fact, kind)
+		if f := familyFor(testOp, kind); f != nil {
+			found = append(found, f)
+		} else {
+			cc.errorf(n.Line, "fact %s (%s) is not numeric", ck.Fact, kind)
 		}
 	}
 	if ck.Is != "" {
 		tests++
-		valid := map[Is][]Kind{
-			IsPresent:       {KindQuantity, KindTiter, KindResult, KindCondition, KindEvent, KindCode},
-			IsAbsent:        {KindCondition, KindEvent},
-			IsUndocumented:  {KindCondition, KindEvent},
-			IsNegative:      {KindQuantity, KindTiter, KindResult},
-			IsPositive:      {KindQuantity, KindTiter, KindResult},
-			IsNotDetected:   {KindQuantity},
-			IsNeverPositive: {KindQuantity, KindTiter, KindResult},
-			IsPolicyDrug:    {KindCode},
-		}[ck.Is]
-		if valid == nil {
-			l.add(n.Line, "criterion %s: is %q is not one of present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug", id, ck.Is)
-		} else if !slices.Contains(valid, kind) {
-			l.add(n.Line, "criterion %s: is %s does not apply to fact %s (%s)", id, ck.Is, ck.Fact, kind)
-		}
-		if (ck.Is == IsNegative || ck.Is == IsPositive || ck.Is == IsNeverPositive) && kind == KindQuantity &&
-			ck.Cutoff == nil && ck.info.PositiveAt == 0 {
-			l.add(n.Line, "criterion %s: fact %s has no positive_at; give a cutoff", id, ck.Fact)
+		switch f := familyFor(isTest(ck.Is), kind); {
+		case !answersIs(ck.Is):
+			cc.errorf(n.Line, "is %q is not one of %s", ck.Is, isValues())
+		case f == nil:
+			cc.errorf(n.Line, "is %s does not apply to fact %s (%s)", ck.Is, ck.Fact, kind)
+		default:
+			found = append(found, f)
 		}
 	}
 	if ck.OnPositive != "" && (ck.OnPositive != PositiveUnknown || (ck.Is != IsNegative && ck.Is != IsNotDetected && ck.Is != IsUndocumented)) {
-		l.add(n.Line, "criterion %s: on_positive: unknown goes only with is: negative, not-detected or undocumented", id)
+		cc.errorf(n.Line, "on_positive: unknown goes only with is: negative, not-detected or undocumented")
 	}
 	if ck.Ever {
 		if kind != KindCondition && kind != KindEvent {
-			l.add(n.Line, "criterion %s: ever applies to condition and event facts, %s is %s", id, ck.Fact, kind)
+			cc.errorf(n.Line, "ever applies to condition and event facts, %s is %s", ck.Fact, kind)
 		} else if ck.Is != IsPresent && ck.Is != IsAbsent && ck.Is != IsUndocumented {
-			l.add(n.Line, "criterion %s: ever goes with is: present, absent or undocumented", id)
+			cc.errorf(n.Line, "ever goes with is: present, absent or undocumented")
 		}
 	}
 	if ck.Equals != "" || ck.In != nil {
 		tests++
-		if kind != KindCode {
-			l.add(n.Line, "criterion %s: equals/in need a coded fact, %s is %s", id, ck.Fact, kind)
+		if f := familyFor(testEquals, kind); f != nil {
+			found = append(found, f)
+		} else {
+			cc.errorf(n.Line, "equals/in need a coded fact, %s is %s", ck.Fact, kind)
 		}
 	}
 	if tests != 1 {
-		l.add(n.Line, "criterion %s: a check needs exactly one test (op, is, equals/in)", id)
+		cc.errorf(n.Line, "a check needs exactly one test (op, is, equals/in)")
 	}
 	switch ck.Select {
 	case "", SelectLatest, SelectLowest:
 	default:
-		l.add(n.Line, "criterion %s: select %q is not latest or lowest", id, ck.Select)
+		cc.errorf(n.Line, "select %q is not latest or lowest", ck.Select)
 	}
+	// A diagnosis stands until resolved, whenever it was made: it is read
+	// over the whole record, whatever the test.
 	if kind == KindCondition && !ck.Window.IsZero() {
-		l.add(n.Line, "criterion %s: a diagnosis check takes no window", id)
+		cc.errorf(n.Line, "a diagnosis check takes no window")
+	}
+	for _, f := range found {
+		cc.compileWith(f, ck, n)
 	}
 	return ck
+}
+
+// compileWith runs f's compile step on ck and makes f its family.
+func (cc *checkCompiler) compileWith(f *family, ck *Check, n *yaml.Node) {
+	if f.compile != nil {
+		f.compile(cc, ck, n)
+	}
+	ck.family = f
 }

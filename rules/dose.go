@@ -3,9 +3,26 @@ package rules
 import (
 	"math"
 	"strconv"
+
+	"gopkg.in/yaml.v3"
 )
 
-func (e *evaluator) doseCheck() out {
+// The dose family sets the weight-based dose from the newest exact body
+// weight inside the policy's dose window.
+func init() {
+	register(&family{name: "dose", answers: map[test][]Kind{testDose: nil}, compile: compileDoseCheck, eval: (*evaluator).doseCheck})
+}
+
+func compileDoseCheck(cc *checkCompiler, ck *Check, n *yaml.Node) {
+	if ck.Fact != "" {
+		cc.errorf(n.Line, "a dose check reads the policy's dose weight, not a fact")
+	}
+	if cc.p.Dose == nil {
+		cc.l.add(cc.line, "criterion %s checks the dose but the policy has no dose", cc.id)
+	}
+}
+
+func (e *evaluator) doseCheck(*Check) out {
 	d := e.p.Dose
 	dw := e.weight()
 	since := e.sinceText(d.window)
@@ -109,4 +126,33 @@ func (e *evaluator) dose() *Dose {
 func round(x float64, places int) float64 {
 	p := math.Pow(10, float64(places))
 	return math.Round(x*p) / p
+}
+
+// compileDose compiles a policy's dose: section.
+func (c *Catalog) compileDose(l *lintErrs, n *yaml.Node) *DoseRule {
+	l.checkKeys(n, "dose", "vg_per_kg", "vg_per_ml", "kits", "window", "citation")
+	d := &DoseRule{}
+	if err := n.Decode(d); err != nil {
+		l.add(n.Line, "dose: %v", err)
+	}
+	if d.VGPerKg <= 0 || d.VGPerML <= 0 {
+		l.add(n.Line, "dose needs positive vg_per_kg and vg_per_ml")
+	}
+	if d.Kits != "" {
+		switch d.kits = c.Kits[d.Kits]; {
+		case d.kits == nil:
+			l.add(n.Line, "unknown kit table %q", d.Kits)
+		case len(d.kits.Rows) == 0:
+			l.add(n.Line, "kit table %q has no rows", d.Kits)
+			d.kits = nil
+		}
+	}
+	if d.Window != "" {
+		w, err := ParseWindow(d.Window)
+		if err != nil {
+			l.add(n.Line, "dose: %v", err)
+		}
+		d.window = w
+	}
+	return d
 }

@@ -58,9 +58,6 @@ const (
 	KindAttestation Kind = "attestation" // a prescriber's answer (attestations.yaml)
 )
 
-// numeric reports a kind a numeric comparison reads.
-func (k Kind) numeric() bool { return k == KindQuantity || k == KindTiter || k == KindAge }
-
 // Select is which value of a window a numeric check reads.
 type Select string
 

@@ -404,33 +404,5 @@ func appendUnique(list []string, xs ...string) []string {
 	return list
 }
 
-func (e *evaluator) check(ck *Check) out {
-	switch {
-	case ck.Always != "":
-		return out{res: NotMet, reason: "the policy does not cover this therapy"}
-	case ck.Dose:
-		return e.doseCheck()
-	case ck.Attest != "":
-		return e.attest(ck)
-	case ck.info.Kind == KindAge:
-		return e.age(ck)
-	case ck.Op != "":
-		return e.numeric(ck)
-	case ck.Equals != "" || ck.In != nil:
-		return e.coded(ck)
-	}
-	switch ck.Is {
-	case IsPresent:
-		return e.present(ck)
-	case IsAbsent:
-		return e.absent(ck)
-	case IsUndocumented:
-		return e.undocumented(ck)
-	case IsNeverPositive:
-		return e.neverPositive(ck)
-	case IsPolicyDrug:
-		return e.policyDrug(ck)
-	default:
-		return e.qualitative(ck)
-	}
-}
+// check evaluates a leaf by its family (set when it was compiled).
+func (e *evaluator) check(ck *Check) out { return ck.family.eval(e, ck) }

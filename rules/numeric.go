@@ -2,6 +2,12 @@ package rules
 
 import "math"
 
+// The numeric family compares the latest (or lowest) value of a quantity or
+// titer with a threshold or a multiple of its upper limit of normal.
+func init() {
+	register(&family{name: "numeric", answers: map[test][]Kind{testOp: {KindQuantity, KindTiter}}, eval: (*evaluator).numeric})
+}
+
 func (e *evaluator) numeric(ck *Check) out {
 	if !e.anyInWindow(ck) {
 		return e.noneOnRecord(ck)

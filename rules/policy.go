@@ -119,9 +119,10 @@ type Check struct {
 	Line       int
 
 	info    *FactInfo
-	limit   string // " 50 × 10⁹/L" for a value threshold, prepared once
-	none    string // "no platelet count", prepared once
-	factKey string // the fact read: Fact, or the attestation's fact name
+	limit   string  // " 50 × 10⁹/L" for a value threshold, prepared once
+	none    string  // "no platelet count", prepared once
+	factKey string  // the fact read: Fact, or the attestation's fact name
+	family  *family // how it is evaluated
 	texts   atomic.Pointer[dayTexts]
 }
 
@@ -131,4 +132,18 @@ type dayTexts struct {
 	day        time.Time
 	noneReason string // "no platelet count dated on or after 2026-10-25"
 	need       string // "Platelet count dated on or after 2026-10-25"
+}
+
+// prepare builds the check's texts that do not depend on the as-of day.
+func (ck *Check) prepare() {
+	if ck.Value != nil && ck.info != nil {
+		ck.limit = fmtNum(*ck.Value) + unitSuffix(ck.info.Unit)
+	}
+	if ck.info != nil {
+		ck.none = "no " + lower(ck.info.Label)
+	}
+	ck.factKey = ck.Fact
+	if ck.Attest != "" {
+		ck.factKey = AttestationFact(ck.Attest)
+	}
 }

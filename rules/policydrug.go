@@ -2,6 +2,12 @@ package rules
 
 import "strings"
 
+// The policy-drug family checks that the order is for one of the policy's
+// drugs.
+func init() {
+	register(&family{name: "policy-drug", answers: map[test][]Kind{isTest(IsPolicyDrug): {KindCode}}, eval: (*evaluator).policyDrug})
+}
+
 // policyDrug checks that the order names one of the policy's drugs. With no
 // drug named on record it is met (the request is taken as for the policy's
 // drug). Orders that name both a drug of the policy and another drug are

@@ -1,5 +1,26 @@
 package rules
 
+// The presence family asks whether something is on record: a value, an
+// active (or with ever any) diagnosis or event; or that none is.
+func init() {
+	events := []Kind{KindCondition, KindEvent}
+	register(&family{name: "presence", answers: map[test][]Kind{
+		isTest(IsPresent):      {KindQuantity, KindTiter, KindResult, KindCondition, KindEvent, KindCode},
+		isTest(IsAbsent):       events,
+		isTest(IsUndocumented): events,
+	}, eval: evalPresence})
+}
+
+func evalPresence(e *evaluator, ck *Check) out {
+	switch ck.Is {
+	case IsAbsent:
+		return e.absent(ck)
+	case IsUndocumented:
+		return e.undocumented(ck)
+	}
+	return e.present(ck)
+}
+
 func (e *evaluator) present(ck *Check) out {
 	switch ck.info.Kind {
 	case KindCondition, KindEvent:

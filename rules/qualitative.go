@@ -1,6 +1,34 @@
 package rules
 
-import "strconv"
+import (
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The qualitative family reads the newest result as negative or positive
+// (detected or not), or a history as never positive.
+func init() {
+	labs := []Kind{KindQuantity, KindTiter, KindResult}
+	register(&family{name: "qualitative", answers: map[test][]Kind{
+		isTest(IsNegative): labs, isTest(IsPositive): labs, isTest(IsNotDetected): {KindQuantity}, isTest(IsNeverPositive): labs,
+	}, compile: compileQualitative, eval: evalQualitative})
+}
+
+// compileQualitative: a quantity is read as positive or negative at its
+// positive_at or the check's cutoff (detection needs neither).
+func compileQualitative(cc *checkCompiler, ck *Check, n *yaml.Node) {
+	if ck.Is != IsNotDetected && ck.info.Kind == KindQuantity && ck.Cutoff == nil && ck.info.PositiveAt == 0 {
+		cc.errorf(n.Line, "fact %s has no positive_at; give a cutoff", ck.Fact)
+	}
+}
+
+func evalQualitative(e *evaluator, ck *Check) out {
+	if ck.Is == IsNeverPositive {
+		return e.neverPositive(ck)
+	}
+	return e.qualitative(ck)
+}
 
 func (e *evaluator) qualitative(ck *Check) out {
 	if !e.anyInWindow(ck) {
