@@ -12,7 +12,7 @@ func (e *evaluator) coded(ck *Check) out {
 	usable := func(v *Value) bool { return v.Readable() && v.Code != "" && v.Code != "unknown" }
 	best, found, blocker := e.newest(ck, usable, notReadable)
 	if blocker != nil {
-		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
+		return e.unreadableNeed(ck, "latest "+e.unreadable(blocker, ck.info.Label), blocker)
 	}
 	if !found {
 		return e.noneOnRecord(ck)

@@ -24,6 +24,7 @@ func (c *Catalog) compile(file string, data []byte) (*Policy, []error) {
 		ID: str(field(root, "id")), Title: str(field(root, "title")), Payer: str(field(root, "payer")),
 		Source: str(field(root, "source")), Effective: str(field(root, "effective")),
 		Revised: str(field(root, "revised")), Review: str(field(root, "review")), File: file,
+		units: c.units,
 	}
 	if p.ID == "" {
 		l.add(root.Line, "policy has no id")
@@ -236,7 +237,7 @@ func (cc *checkCompiler) check(n *yaml.Node) *Check {
 		return &f
 	}
 	ck.Value = num("value")
-	defer ck.prepare()
+	defer ck.prepare(cc.c.units)
 	if u := num("uln"); u != nil {
 		ck.ULN = *u
 	}

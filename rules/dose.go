@@ -29,15 +29,15 @@ func (e *evaluator) doseCheck(*Check) out {
 	w := dw.w
 	switch {
 	case dw.other != nil:
-		return blocked("conflicting body weights"+dated(*dw.stuck)+": "+fmtValue(*dw.stuck)+" ("+dw.stuck.Source+"), "+fmtValue(*dw.other)+" ("+dw.other.Source+")",
+		return blocked("conflicting body weights"+dated(*dw.stuck)+": "+e.fmtValue(*dw.stuck)+" ("+dw.stuck.Source+"), "+e.fmtValue(*dw.other)+" ("+dw.other.Source+")",
 			"Body weight"+since+" — the weights"+dated(*dw.stuck)+" disagree ("+dw.stuck.Source+", "+dw.other.Source+")")
 	case dw.stuck != nil && !dw.stuck.Readable():
-		return blocked("latest "+unreadable(dw.stuck, "body weight"), problemLine(dw.stuck))
+		return blocked("latest "+e.unreadable(dw.stuck, "body weight"), problemLine(dw.stuck))
 	case dw.stuck != nil && dw.stuck.HasNum:
-		return blocked("body weight "+fmtValue(*dw.stuck)+dated(*dw.stuck)+" is not exact: it cannot set a dose",
-			"Body weight"+since+" as an exact value ("+dw.stuck.Source+" gives "+fmtValue(*dw.stuck)+")")
+		return blocked("body weight "+e.fmtValue(*dw.stuck)+dated(*dw.stuck)+" is not exact: it cannot set a dose",
+			"Body weight"+since+" as an exact value ("+dw.stuck.Source+" gives "+e.fmtValue(*dw.stuck)+")")
 	case dw.stuck != nil:
-		return out{res: Unknown, blocked: true, reason: "latest " + unreadable(dw.stuck, "body weight"), needs: []Need{{Text: "Body weight" + since}}}
+		return out{res: Unknown, blocked: true, reason: "latest " + e.unreadable(dw.stuck, "body weight"), needs: []Need{{Text: "Body weight" + since}}}
 	case w == nil:
 		return out{res: Unknown, reason: "no body weight" + since + " to dose by", needs: []Need{{Text: "Body weight" + since}}}
 	}

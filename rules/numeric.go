@@ -31,19 +31,19 @@ func (e *evaluator) numeric(ck *Check) out {
 			}
 		}
 		if low == nil {
-			return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+			return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label), stuck)
 		}
 		// The lowest readable value meets the threshold: an unreadable one
 		// can only be lower or higher, the lowest of all still meets it.
 		res, reason := e.compare(ck, asNumber(ck, *low), "lowest ")
 		if res != Met && stuck != nil {
-			return e.unreadableNeed(ck, reason+"; but "+unreadable(stuck, ck.info.Label), stuck)
+			return e.unreadableNeed(ck, reason+"; but "+e.unreadable(stuck, ck.info.Label), stuck)
 		}
 		return e.compared(ck, res, reason, *low, e.evidence(low.Source))
 	}
 	best, found, blocker := e.newest(ck, usable, always)
 	if blocker != nil {
-		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
+		return e.unreadableNeed(ck, "latest "+e.unreadable(blocker, ck.info.Label), blocker)
 	}
 	if !found {
 		return e.noneOnRecord(ck)
@@ -93,7 +93,7 @@ func asNumber(ck *Check, v Value) Value {
 func (e *evaluator) compared(ck *Check, res Result, reason string, v Value, evidence []string) out {
 	o := out{res: res, reason: reason, evidence: evidence}
 	if res == Unknown {
-		what := " reported as an exact value (" + v.Source + " gives " + fmtValue(v) + ")"
+		what := " reported as an exact value (" + v.Source + " gives " + e.fmtValue(v) + ")"
 		if ck.ULN > 0 && v.ULN <= 0 {
 			what = " with its upper limit of normal (" + v.Source + " has no reference range)"
 		}
@@ -109,7 +109,7 @@ func (e *evaluator) compare(ck *Check, v Value, prefix string) (Result, string) 
 	b := append(e.buf[:0], prefix...)
 	b = append(b, ck.info.Label...)
 	b = append(b, ' ')
-	b = appendValue(b, v)
+	b = e.appendValue(b, v)
 	b = appendDated(b, v)
 	var t float64
 	if ck.ULN > 0 {
@@ -137,7 +137,7 @@ func (e *evaluator) compare(ck *Check, v Value, prefix string) (Result, string) 
 		b = appendNum(b, ck.ULN)
 		b = append(b, " × ULN ("...)
 		b = appendNum(b, t)
-		b = append(b, unitSuffix(v.Unit)...)
+		b = append(b, e.unitSuffix(v.Unit)...)
 		b = append(b, ')')
 	} else {
 		b = append(b, ' ')

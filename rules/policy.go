@@ -15,6 +15,9 @@ type FactInfo struct {
 	// Multi marks a set-valued coded fact (a prescriber's specialties): values
 	// on one day that differ do not disagree, any matching one counts.
 	Multi bool `yaml:"multi"`
+	// UnitText is how a number in Unit reads in reasons, spacing included
+	// (" × 10⁹/L", "%", "" for a titer); nil: a space and the unit.
+	UnitText *string `yaml:"unit_text"`
 }
 
 // Attestation is one question only the prescriber can answer.
@@ -53,7 +56,8 @@ type Policy struct {
 	Criteria     []*Criterion
 	File         string // the policy file, for lint messages
 
-	nodes int // criteria nodes in all trees, to size an evaluation's arena
+	nodes int       // criteria nodes in all trees, to size an evaluation's arena
+	units unitTexts // the catalog's unit texts
 }
 
 // Version is the policy's revision date, the version used in identifiers.
@@ -135,9 +139,9 @@ type dayTexts struct {
 }
 
 // prepare builds the check's texts that do not depend on the as-of day.
-func (ck *Check) prepare() {
+func (ck *Check) prepare(units unitTexts) {
 	if ck.Value != nil && ck.info != nil {
-		ck.limit = fmtNum(*ck.Value) + unitSuffix(ck.info.Unit)
+		ck.limit = fmtNum(*ck.Value) + units.suffix(ck.info.Unit)
 	}
 	if ck.info != nil {
 		ck.none = "no " + lower(ck.info.Label)

@@ -43,7 +43,7 @@ func (e *evaluator) policyDrug(ck *Check) out {
 	}
 	switch {
 	case stuck != nil:
-		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+		return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label), stuck)
 	case match != nil && len(others) > 0:
 		o := blocked("the record orders "+e.policyDrugName(match.Code)+" and "+strings.Join(others, " and "),
 			"the drug requested — the record orders "+e.policyDrugName(match.Code)+" and "+strings.Join(others, " and ")+" ("+strings.Join(evidence, ", ")+")")

@@ -29,14 +29,14 @@ func (e *evaluator) present(ck *Check) out {
 		case v != nil:
 			return out{res: Met, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
 		case stuck != nil:
-			return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+			return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label), stuck)
 		}
 		return e.noneOnRecord(ck)
 	}
 	best, found, blocker := e.newest(ck, readable, notReadable)
 	if !found {
 		if blocker != nil {
-			return e.unreadableNeed(ck, unreadable(blocker, ck.info.Label), blocker)
+			return e.unreadableNeed(ck, e.unreadable(blocker, ck.info.Label), blocker)
 		}
 		return e.noneOnRecord(ck)
 	}
@@ -45,7 +45,7 @@ func (e *evaluator) present(ck *Check) out {
 	for i := range vals {
 		v := &vals[i]
 		if e.inWindow(v, ck.Window, start) && v.Readable() && v.Date.Equal(best) {
-			return out{res: Met, reason: ck.info.Label + " " + fmtValue(*v) + dated(*v) + " on record", evidence: e.evidence(v.Source)}
+			return out{res: Met, reason: ck.info.Label + " " + e.fmtValue(*v) + dated(*v) + " on record", evidence: e.evidence(v.Source)}
 		}
 	}
 	return e.noneOnRecord(ck)
@@ -59,7 +59,7 @@ func (e *evaluator) absent(ck *Check) out {
 	case v != nil:
 		return out{res: NotMet, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
 	case stuck != nil:
-		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label)+", so it cannot be ruled out", stuck)
+		return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label)+", so it cannot be ruled out", stuck)
 	}
 	if e.quiet {
 		return out{res: Unknown}
@@ -79,7 +79,7 @@ func (e *evaluator) undocumented(ck *Check) out {
 		}
 		return out{res: NotMet, reason: eventReason(ck, v), evidence: e.evidence(v.Source)}
 	case stuck != nil:
-		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label), stuck)
+		return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label), stuck)
 	}
 	return out{res: Met, reason: e.texts(ck).noneReason}
 }

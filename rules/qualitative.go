@@ -36,7 +36,7 @@ func (e *evaluator) qualitative(ck *Check) out {
 	}
 	best, found, blocker := e.newest(ck, readable, notReadable)
 	if blocker != nil {
-		return e.unreadableNeed(ck, "latest "+unreadable(blocker, ck.info.Label), blocker)
+		return e.unreadableNeed(ck, "latest "+e.unreadable(blocker, ck.info.Label), blocker)
 	}
 	if !found {
 		return e.noneOnRecord(ck)
@@ -62,7 +62,7 @@ func (e *evaluator) qualitative(ck *Check) out {
 			if note == "" {
 				note = "the result is neither positive nor negative"
 			}
-			return e.ambiguous(ck, ck.info.Label+" "+fmtValue(*v)+dated(*v)+": "+note, v, note)
+			return e.ambiguous(ck, ck.info.Label+" "+e.fmtValue(*v)+dated(*v)+": "+note, v, note)
 		}
 		if flag != NoFlag && f != flag {
 			return e.conflict(ck, "conflicting "+lower(ck.info.Label)+" results"+dated(*v), flagged, v)
@@ -71,7 +71,7 @@ func (e *evaluator) qualitative(ck *Check) out {
 	}
 	b := append(e.buf[:0], ck.info.Label...)
 	b = append(b, ' ')
-	b = appendValue(b, *first)
+	b = e.appendValue(b, *first)
 	b = appendDated(b, *first)
 	b = append(b, " reads "...)
 	if ck.Is == IsNotDetected {
@@ -101,7 +101,7 @@ func (e *evaluator) qualitative(ck *Check) out {
 // readAs is the value's reading under the check.
 func (e *evaluator) readAs(ck *Check, v *Value) (Flag, string) {
 	if ck.Is == IsNotDetected {
-		return detection(v)
+		return e.detection(v)
 	}
 	return e.reading(ck, v)
 }
@@ -124,7 +124,7 @@ func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 			case NotMet:
 				num = Positive
 			default:
-				return NoFlag, fmtValue(*v) + " cannot be placed against the " + fmtNum(cutoff) + unitSuffix(ck.info.Unit) + " cutoff"
+				return NoFlag, e.fmtValue(*v) + " cannot be placed against the " + fmtNum(cutoff) + e.unitSuffix(ck.info.Unit) + " cutoff"
 			}
 		case ck.info.Kind == KindTiter:
 			// A titer below the assay's first dilution ("<1:5") is not detected;
@@ -142,14 +142,14 @@ func (e *evaluator) reading(ck *Check, v *Value) (Flag, string) {
 	case v.Flag == NoFlag || v.Flag == num:
 		return num, ""
 	}
-	return NoFlag, "the lab reads it " + v.Flag.String() + " but " + fmtValue(*v) + " reads " + num.String()
+	return NoFlag, "the lab reads it " + v.Flag.String() + " but " + e.fmtValue(*v) + " reads " + num.String()
 }
 
 // detection is a value's reading as detected (Positive) or not detected
 // (Negative): a number below the assay's limit ("<20") or 0 is not detected,
 // any other number is; without a number the lab's own reading decides. A
 // lab reading that contradicts the number is ambiguous (NoFlag with a note).
-func detection(v *Value) (Flag, string) {
+func (e *evaluator) detection(v *Value) (Flag, string) {
 	num := NoFlag
 	if v.HasNum {
 		num = Positive
@@ -163,7 +163,7 @@ func detection(v *Value) (Flag, string) {
 	case v.Flag == NoFlag || v.Flag == num:
 		return num, ""
 	}
-	return NoFlag, "the lab reads it " + detectedWord(v.Flag) + " but " + fmtValue(*v) + " reads " + detectedWord(num)
+	return NoFlag, "the lab reads it " + detectedWord(v.Flag) + " but " + e.fmtValue(*v) + " reads " + detectedWord(num)
 }
 
 func detectedWord(f Flag) string {
@@ -204,7 +204,7 @@ func (e *evaluator) neverPositive(ck *Check) out {
 		}
 		switch f {
 		case Positive:
-			return out{res: NotMet, reason: ck.info.Label + " " + fmtValue(*v) + dated(*v) + " was positive", evidence: e.evidence(v.Source)}
+			return out{res: NotMet, reason: ck.info.Label + " " + e.fmtValue(*v) + dated(*v) + " was positive", evidence: e.evidence(v.Source)}
 		case Negative:
 			neg = append(neg, v.Source)
 		default:
@@ -218,9 +218,9 @@ func (e *evaluator) neverPositive(ck *Check) out {
 		if ambNote == "" {
 			ambNote = "the result is neither positive nor negative"
 		}
-		return e.ambiguous(ck, ck.info.Label+" "+fmtValue(*amb)+dated(*amb)+": "+ambNote, amb, ambNote)
+		return e.ambiguous(ck, ck.info.Label+" "+e.fmtValue(*amb)+dated(*amb)+": "+ambNote, amb, ambNote)
 	case stuck != nil:
-		return e.unreadableNeed(ck, unreadable(stuck, ck.info.Label)+", so a positive cannot be ruled out", stuck)
+		return e.unreadableNeed(ck, e.unreadable(stuck, ck.info.Label)+", so a positive cannot be ruled out", stuck)
 	case len(neg) == 0:
 		return e.unknown(ck, "no readable "+lower(ck.info.Label)+" on record")
 	}

@@ -24,9 +24,9 @@ func problemLine(v *Value) string {
 	return strings.TrimSpace(s + " " + v.Problem)
 }
 
-func unreadable(v *Value, label string) string {
+func (e *evaluator) unreadable(v *Value, label string) string {
 	if v.Problem == "" {
-		return lower(label) + " in " + v.Source + " has no numeric value (" + fmtValue(*v) + ")"
+		return lower(label) + " in " + v.Source + " has no numeric value (" + e.fmtValue(*v) + ")"
 	}
 	return lower(label) + " in " + v.Source + " cannot be read: " + v.Problem
 }
@@ -70,25 +70,28 @@ func appendDate(b []byte, t time.Time) []byte {
 	return b
 }
 
-// unitNames are how UCUM units read in reasons.
-var unitNames = map[string]string{
-	"%": "%", "10*9/L": " × 10⁹/L", "[beth'U]/mL": " BU/mL", "/uL": "/µL", "{copies}/mL": " copies/mL",
-	"[IU]/mL": " IU/mL", "{titer}": "",
-}
+// unitTexts are how UCUM units read after a number in reasons, by unit
+// (facts.yaml's unit_text: "10*9/L" reads " × 10⁹/L"); a unit not listed
+// reads as a space and the unit.
+type unitTexts map[string]string
 
-func unitSuffix(u string) string {
+func (t unitTexts) suffix(u string) string {
 	if u == "" {
 		return ""
 	}
-	if n, ok := unitNames[u]; ok {
+	if n, ok := t[u]; ok {
 		return n
 	}
 	return " " + u
 }
 
-func fmtValue(v Value) string { return string(appendValue(nil, v)) }
+func (e *evaluator) unitSuffix(u string) string { return e.units.suffix(u) }
 
-func appendValue(b []byte, v Value) []byte {
+func (e *evaluator) fmtValue(v Value) string { return string(e.appendValue(nil, v)) }
+
+// appendValue writes a value as reasons show it: "< 0.3 BU/mL", "1:50",
+// "negative", a code.
+func (e *evaluator) appendValue(b []byte, v Value) []byte {
 	if !v.HasNum {
 		if v.Flag != NoFlag {
 			return append(b, v.Flag.String()...)
@@ -104,7 +107,7 @@ func appendValue(b []byte, v Value) []byte {
 		return appendNum(b, v.Num)
 	}
 	b = appendNum(b, v.Num)
-	return append(b, unitSuffix(v.Unit)...)
+	return append(b, e.units.suffix(v.Unit)...)
 }
 
 func fmtNum(x float64) string { return string(appendNum(nil, x)) }
