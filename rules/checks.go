@@ -5,7 +5,8 @@ import "time"
 // newest finds, among the fact's values inside the window, the newest date
 // with a usable value, and a value that blocks dated on or after it (which
 // makes any result unknown; an undated unreadable value always blocks).
-// usable values on that date are then visited by the caller with sameDay.
+// The caller then visits the usable values of that date itself: several
+// may share it.
 func (e *evaluator) newest(ck *Check, usable, blocks func(*Value) bool) (best time.Time, found bool, blocker *Value) {
 	vals := e.f[ck.Fact]
 	start := e.start(ck.Window)

@@ -73,7 +73,9 @@ func (e *evaluator) numeric(ck *Check) out {
 	return e.compared(ck, res, reason, *first, evidence)
 }
 
-// numericValue reads titers reported only as "not detected" as below every dilution.
+// numericUsable is which values a numeric check compares: readable numbers,
+// and for a titer also one reported only as not detected, which asNumber
+// reads as below every dilution.
 func (e *evaluator) numericUsable(ck *Check) func(*Value) bool {
 	if ck.info.Kind == KindTiter {
 		return func(v *Value) bool { return v.Readable() && (v.HasNum || v.Flag == Negative) }
