@@ -10,8 +10,11 @@ import (
 // The age family compares the age on the as-of day, from the date of birth,
 // with a value.
 func init() {
-	register(&family{name: "age", answers: map[test][]Kind{testOp: {KindAge}}, compile: compileAge, eval: (*evaluator).age})
+	register(&family{name: "age", answers: map[test][]Kind{testOp: {KindAge}}, compile: compileAge, eval: (*evaluator).age, reads: readsBirthDate})
 }
+
+// readsBirthDate: an age is computed from the whole record's dates of birth.
+func readsBirthDate(_ *Check, read func(string, Window)) { read("birth_date", Window{}) }
 
 func compileAge(cc *checkCompiler, ck *Check, n *yaml.Node) {
 	if ck.ULN != 0 {

@@ -9,7 +9,16 @@ import (
 // The attestation family reads the prescriber's answer to a question, after
 // the structured evidence that would settle it.
 func init() {
-	register(&family{name: "attestation", answers: map[test][]Kind{testAttest: nil}, compile: compileAttestation, eval: (*evaluator).attest})
+	register(&family{name: "attestation", answers: map[test][]Kind{testAttest: nil}, compile: compileAttestation, eval: (*evaluator).attest, reads: readsAnswer})
+}
+
+// readsAnswer: every answer on record counts, and the evidence reads what
+// its checks read.
+func readsAnswer(ck *Check, read func(string, Window)) {
+	read(AttestationFact(ck.Attest), Window{})
+	for _, ev := range ck.Evidence {
+		ev.reads(read)
+	}
 }
 
 func compileAttestation(cc *checkCompiler, ck *Check, n *yaml.Node) {

@@ -40,9 +40,10 @@
 //     follows (one test, known fact, keys that go together); lint.go: the
 //     "file:line: message" error list and YAML node helpers.
 //   - family.go: the family registry; window.go: look-back windows (parsing,
-//     the as-of day's start, FactWindows for fetchers); checks.go: what the
-//     families' evaluations share (the newest value in a window, unknown and
-//     blocked outcomes with their needs).
+//     the as-of day's start, FactWindows for fetchers, asking each family
+//     what its checks read); checks.go: what the families' evaluations
+//     share (the newest value in a window, unknown and blocked outcomes with
+//     their needs).
 //   - evaluate.go: the driver — Evaluate, a criterion's composite logic (all,
 //     any, screen, not), merging needs, the decision.
 //   - reasons.go: reason texts (composite prefixes, numbers, dates, values,
@@ -61,7 +62,8 @@
 // it applies to; no two families answer one test on one kind. compileCheck
 // finds the family once per check and runs its compile step; Evaluate calls
 // its eval through the compiled check, with no switch on the check's shape and
-// no allocation. Adding a family is one new file — its register call, compile
+// no allocation; FactWindows asks its reads which facts it reads over what
+// window (by default its fact over its window). Adding a family is one new file — its register call, compile
 // step and eval — plus its tests (and, for a new is: value, its constant in
 // enums.go); nothing else dispatches on checks.
 //

@@ -10,8 +10,12 @@ import (
 // The dose family sets the weight-based dose from the newest exact body
 // weight inside the policy's dose window.
 func init() {
-	register(&family{name: "dose", answers: map[test][]Kind{testDose: nil}, compile: compileDoseCheck, eval: (*evaluator).doseCheck})
+	register(&family{name: "dose", answers: map[test][]Kind{testDose: nil}, compile: compileDoseCheck, eval: (*evaluator).doseCheck, reads: readsNothing})
 }
+
+// readsNothing: the dose check reads the policy's dose weight, which
+// FactWindows adds for every policy with a dose.
+func readsNothing(*Check, func(string, Window)) {}
 
 func compileDoseCheck(cc *checkCompiler, ck *Check, n *yaml.Node) {
 	if ck.Fact != "" {

@@ -25,6 +25,9 @@ type family struct {
 	compile func(cc *checkCompiler, ck *Check, n *yaml.Node)
 	// eval evaluates a compiled check of the family.
 	eval func(e *evaluator, ck *Check) out
+	// reads reports the facts a check reads and over what window, for
+	// FactWindows; nil: its fact over its window.
+	reads func(ck *Check, read func(fact string, w Window))
 }
 
 // A test is what a check asks: one of its keys (op, equals/in) or an is:

@@ -103,26 +103,12 @@ func (p *Policy) FactWindows() map[string]Window {
 			out[fact] = w
 		}
 	}
-	var visit func(ck *Check)
-	visit = func(ck *Check) {
-		switch {
-		case ck == nil:
-		case ck.Attest != "":
-			widen(AttestationFact(ck.Attest), Window{})
-			for _, ev := range ck.Evidence {
-				visit(ev)
-			}
-		case ck.Dose:
-		case ck.Fact == "age":
-			widen("birth_date", Window{})
-		case ck.Fact != "":
-			widen(ck.Fact, ck.Window)
-		}
-	}
 	var walk func(cs []*Criterion)
 	walk = func(cs []*Criterion) {
 		for _, c := range cs {
-			visit(c.Check)
+			if c.Check != nil {
+				c.Check.reads(widen)
+			}
 			walk(c.Children)
 		}
 	}
@@ -131,4 +117,16 @@ func (p *Policy) FactWindows() map[string]Window {
 		widen("weight", p.Dose.window)
 	}
 	return out
+}
+
+// reads reports the facts a check reads and over what window: its family's
+// say (reads), or by default its fact over its window.
+func (ck *Check) reads(read func(fact string, w Window)) {
+	if ck.family != nil && ck.family.reads != nil {
+		ck.family.reads(ck, read)
+		return
+	}
+	if ck.Fact != "" {
+		read(ck.Fact, ck.Window)
+	}
 }
