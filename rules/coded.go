@@ -1,6 +1,9 @@
 package rules
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // The coded family matches the newest code of a coded fact against equals
 // or in.
@@ -31,7 +34,7 @@ func (e *evaluator) coded(ck *Check) out {
 		case v.Code != first.Code && other == nil:
 			other = v
 		}
-		if match == nil && (v.Code == ck.Equals || contains(ck.In, v.Code)) {
+		if match == nil && (v.Code == ck.Equals || slices.Contains(ck.In, v.Code)) {
 			match = v
 		}
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -398,7 +399,7 @@ func hasNeed(ns []Need, text string) bool {
 
 func appendUnique(list []string, xs ...string) []string {
 	for _, x := range xs {
-		if x != "" && !contains(list, x) {
+		if x != "" && !slices.Contains(list, x) {
 			list = append(list, x)
 		}
 	}

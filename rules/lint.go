@@ -54,12 +54,3 @@ func str(n *yaml.Node) string {
 	}
 	return n.Value
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
