@@ -31,7 +31,6 @@ type evaluator struct {
 	buf   []byte            // scratch for reasons
 	since []sinceText       // "dated on or after …" and the start day, per window
 	quiet bool              // probing evidence: an unknown needs no words
-	units unitTexts         // how units read in reasons
 }
 
 // out is what evaluating one node yields besides its CriterionResult.
@@ -54,7 +53,7 @@ var noStrings = []string{}
 
 // Evaluate decides policy p for the patient described by facts.
 func Evaluate(p *Policy, facts Facts, opts ...EvalOption) *Determination {
-	e := &evaluator{p: p, f: facts, asOf: dayOf(time.Now()), units: p.units}
+	e := &evaluator{p: p, f: facts, asOf: dayOf(time.Now())}
 	for _, o := range opts {
 		o(e)
 	}

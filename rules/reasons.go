@@ -85,7 +85,7 @@ func (t unitTexts) suffix(u string) string {
 	return " " + u
 }
 
-func (e *evaluator) unitSuffix(u string) string { return e.units.suffix(u) }
+func (e *evaluator) unitSuffix(u string) string { return e.p.units.suffix(u) }
 
 func (e *evaluator) fmtValue(v Value) string { return string(e.appendValue(nil, v)) }
 
@@ -107,7 +107,7 @@ func (e *evaluator) appendValue(b []byte, v Value) []byte {
 		return appendNum(b, v.Num)
 	}
 	b = appendNum(b, v.Num)
-	return append(b, e.units.suffix(v.Unit)...)
+	return append(b, e.p.units.suffix(v.Unit)...)
 }
 
 func fmtNum(x float64) string { return string(appendNum(nil, x)) }
