@@ -271,17 +271,23 @@ func (cc *checkCompiler) check(n *yaml.Node) *Check {
 		cc.compileWith(familyFor(testAttest, ""), ck, n)
 		return ck
 	}
+	cc.factCheck(ck, n)
+	return ck
+}
+
+// factCheck compiles a check of a fact: it has one test (op, is or
+// equals/in), and the family that answers that test for the fact's kind
+// compiles and evaluates it.
+func (cc *checkCompiler) factCheck(ck *Check, n *yaml.Node) {
 	if field(n, "evidence") != nil {
 		cc.errorf(n.Line, "evidence goes with attest")
 	}
 	ck.info = cc.c.Facts[ck.Fact]
 	if ck.info == nil || ck.info.Kind == KindAttestation {
 		cc.errorf(n.Line, "unknown fact %q", ck.Fact)
-		return ck
+		return
 	}
 	kind := ck.info.Kind
-	// A fact check has one test (op, is or equals/in); the family that
-	// answers it for the fact's kind compiles and evaluates it.
 	var found []*family
 	tests := 0
 	if ck.Op != "" {
@@ -343,7 +349,6 @@ func (cc *checkCompiler) check(n *yaml.Node) *Check {
 	for _, f := range found {
 		cc.compileWith(f, ck, n)
 	}
-	return ck
 }
 
 // compileWith runs f's compile step on ck and makes f its family.

@@ -26,11 +26,10 @@ type Comparison string
 
 // Comparisons.
 const (
-	Below     Comparison = "<"
-	AtMost    Comparison = "<="
-	Above     Comparison = ">"
-	AtLeast   Comparison = ">="
-	noCompare Comparison = ""
+	Below   Comparison = "<"
+	AtMost  Comparison = "<="
+	Above   Comparison = ">"
+	AtLeast Comparison = ">="
 )
 
 // valid reports one of <, <=, >, >=.
