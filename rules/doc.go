@@ -59,13 +59,14 @@
 //
 // A family registers itself in its file's init with the tests it answers (a
 // key such as op or equals/in, or an is: value) and, for each, the fact kinds
-// it applies to; no two families answer one test on one kind. compileCheck
-// finds the family once per check and runs its compile step; Evaluate calls
-// its eval through the compiled check, with no switch on the check's shape and
-// no allocation; FactWindows asks its reads which facts it reads over what
-// window (by default its fact over its window). Adding a family is one new file — its register call, compile
-// step and eval — plus its tests (and, for a new is: value, its constant in
-// enums.go); nothing else dispatches on checks.
+// it applies to; no two families answer one test on one kind. The compiler
+// (checkCompiler.check) finds the family once per check and runs its compile
+// step; Evaluate calls its eval through the compiled check, with no switch on
+// the check's shape and no allocation; FactWindows asks its reads which facts
+// it reads over what window (by default its fact over its window). Adding a
+// family is one new file — its register call, compile step, eval and reads —
+// plus its tests (and, for a new is: value, its constant in enums.go); nothing
+// else dispatches on checks. family_test.go pins which family answers what.
 //
 // # Typed words
 //

@@ -21,7 +21,7 @@ type family struct {
 	// kinds. No two families answer the same test for the same kind.
 	answers map[test][]Kind
 	// compile checks what is particular to the family, after the rules
-	// every check follows (compileCheck); nil when there is nothing more.
+	// every check follows (checkCompiler.check); nil when there is nothing more.
 	compile func(cc *checkCompiler, ck *Check, n *yaml.Node)
 	// eval evaluates a compiled check of the family.
 	eval func(e *evaluator, ck *Check) out
