@@ -47,6 +47,7 @@ metamorphic: ## the metamorphic suite's counts and violations, without failing (
 fuzz: ## one minute per fuzz target: decoder, observation reader, metamorphic compositions
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBundle -fuzztime $(or $(FUZZTIME),60s) -fuzzminimizetime 5s ./fhir
 	$(GO) test -run '^$$' -fuzz FuzzMapObservation -fuzztime $(or $(FUZZTIME),60s) -fuzzminimizetime 5s ./mapping
+	$(GO) test -run '^$$' -fuzz FuzzLint -fuzztime $(or $(FUZZTIME),60s) -fuzzminimizetime 5s ./rules
 	$(GO) test -run '^$$' -fuzz FuzzMetamorphic -fuzztime $(or $(FUZZTIME),60s) -fuzzminimizetime 5s ./cmd/hemopa/internal/pipeline
 
 samples: ## regenerate the synthetic sample patients (needs python3)

@@ -346,7 +346,7 @@ func (m *Mapper) ResourceTypesFor(facts []string) []string {
 		switch {
 		case strings.HasPrefix(f, "attest:"):
 			set["QuestionnaireResponse"] = true
-		case m.facts[f] != nil && m.facts[f].Kind == "condition":
+		case m.facts[f] != nil && m.facts[f].Kind == rules.KindCondition:
 			// Claims and EOBs carry diagnoses too (histories).
 			set["Condition"], set["Claim"], set["ExplanationOfBenefit"] = true, true, true
 		default:
@@ -386,9 +386,9 @@ func (m *Mapper) FactsCarriedBy(resourceType string) []string {
 	}
 	for name, info := range m.facts {
 		switch {
-		case info.Kind == "condition" && (resourceType == "Condition" || resourceType == "Claim" || resourceType == "ExplanationOfBenefit"):
+		case info.Kind == rules.KindCondition && (resourceType == "Condition" || resourceType == "Claim" || resourceType == "ExplanationOfBenefit"):
 			set[name] = true
-		case info.Kind == "attestation" && resourceType == "QuestionnaireResponse":
+		case info.Kind == rules.KindAttestation && resourceType == "QuestionnaireResponse":
 			set[name] = true
 		}
 	}

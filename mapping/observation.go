@@ -274,7 +274,7 @@ const mapIt = " — correct or map it (--codemap)"
 // interpretation counts).
 func flagKind(rule *obsRule) bool {
 	k := rule.info.Kind
-	return k == "result" || k == "titer" || rule.info.PositiveAt > 0
+	return k == rules.KindResult || k == rules.KindTiter || rule.info.PositiveAt > 0
 }
 
 // readValue fills v from one result and returns the fact it belongs to; ok is
@@ -311,7 +311,7 @@ func (c *mapCall) readValue(rule *obsRule, p obsPart, v *rules.Value) (fact stri
 		}
 		v.Comparator = comparator(q.GetComparator())
 		unit, rawUnit := m.unitOf(q)
-		if kind == "titer" {
+		if kind == rules.KindTiter {
 			if unit != "{titer}" && unit != "" && unit != "1" {
 				v.Problem = "unit " + strconv.Quote(rawUnit) + " not understood for a titer" + mapIt
 				return fact, true
@@ -361,14 +361,14 @@ func (c *mapCall) readValue(rule *obsRule, p obsPart, v *rules.Value) (fact stri
 		}
 	case val.GetStringValue() != nil:
 		s := val.GetStringValue().GetValue()
-		if mt := titerRe.FindStringSubmatch(s); mt != nil && kind == "titer" {
+		if mt := titerRe.FindStringSubmatch(s); mt != nil && kind == rules.KindTiter {
 			n, _ := strconv.ParseFloat(mt[2], 64)
 			v.Num, v.HasNum, v.Comparator, v.Unit = n, true, mt[1], "{titer}"
 		} else if f := m.word(s); f != rules.NoFlag {
 			v.Flag = f
-		} else if kind == "code" && fact == "fibrosis_stage" && stageRe.MatchString(s) {
+		} else if kind == rules.KindCode && fact == "fibrosis_stage" && stageRe.MatchString(s) {
 			v.Code = "F" + stageRe.FindStringSubmatch(s)[1]
-		} else if numRe.MatchString(s) && kind != "result" {
+		} else if numRe.MatchString(s) && kind != rules.KindResult {
 			v.Problem = "value " + strconv.Quote(s) + " has no unit" + mapIt
 		} else {
 			v.Problem = "result " + strconv.Quote(s) + " not understood" + mapIt
@@ -405,7 +405,7 @@ func (c *mapCall) readValue(rule *obsRule, p obsPart, v *rules.Value) (fact stri
 		} else {
 			v.Flag = rules.Negative
 		}
-	case val.GetInteger() != nil && kind == "titer":
+	case val.GetInteger() != nil && kind == rules.KindTiter:
 		v.Num, v.HasNum, v.Unit = float64(val.GetInteger().GetValue()), true, "{titer}"
 	case val.GetRange() != nil:
 		v.Problem = "value is a range, not a result" + mapIt
@@ -434,13 +434,13 @@ func (c *mapCall) readValue(rule *obsRule, p obsPart, v *rules.Value) (fact stri
 // readRatio reads a titer written as a Ratio: 1:50 is numerator 1,
 // denominator 50, titer 50. A ratio whose numerator is not 1 is read only
 // when it is a clean dilution (2:100 = 1:50); anything else is unreadable.
-func (c *mapCall) readRatio(kind string, r *dtpb.Ratio, v *rules.Value) bool {
+func (c *mapCall) readRatio(kind rules.Kind, r *dtpb.Ratio, v *rules.Value) bool {
 	nRaw, dRaw := r.GetNumerator().GetValue().GetValue(), r.GetDenominator().GetValue().GetValue()
 	n, err1 := strconv.ParseFloat(nRaw, 64)
 	d, err2 := strconv.ParseFloat(dRaw, 64)
 	desc := "ratio " + nRaw + ":" + dRaw
 	switch {
-	case kind != "titer":
+	case kind != rules.KindTiter:
 		v.Problem = desc + " is not a result hemopa can read for this test" + mapIt
 		return false
 	case err1 != nil || err2 != nil || n <= 0 || d <= 0:

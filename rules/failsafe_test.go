@@ -635,6 +635,11 @@ func TestLintNewOptions(t *testing.T) {
 		{"bad on_fail", "  - id: x\n    text: t\n    citation: c\n    on_fail: maybe\n    check: {fact: deceased, is: undocumented}\n", "not deny, not-covered or unknown"},
 		{"unknown check key", leaf(`{fact: deceased, is: undocumented, evers: true}`), `unknown key "evers"`},
 		{"id taken by the record guards", "  - id: record\n    text: t\n    citation: c\n    check: {fact: deceased, is: undocumented}\n", "taken by the record guards"},
+		{"unknown is", leaf(`{fact: platelets, is: maybe}`), `is "maybe" is not one of present, absent, undocumented, negative, positive, not-detected, never-positive, policy-drug`},
+		{"age against a uln", leaf(`{fact: age, op: ">=", uln: 2}`), "an age has no upper limit of normal"},
+		{"dose evidence without a dose", leaf(`{attest: prior-gene-therapy, is: false, evidence: [{dose: true}]}`), "checks the dose but the policy has no dose"},
+		{"diagnosis with a window", leaf(`{fact: hiv, window: 12mo, is: present}`), "a diagnosis check takes no window"},
+		{"quantity read without positive_at", leaf(`{fact: platelets, window: 30d, is: negative}`), "has no positive_at; give a cutoff"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -651,5 +656,11 @@ func TestLintNewOptions(t *testing.T) {
 	}
 	if errs := lintFiles(map[string]string{"p.yaml": head + leaf(`{fact: factor_inhibitor_condition, is: absent, ever: true}`)}); len(errs) != 0 {
 		t.Errorf("valid policy: %v", errs)
+	}
+	// A kit table without rows cannot place any weight.
+	dosed := strings.Replace(head, "criteria:\n", "dose: {vg_per_kg: 2e13, vg_per_ml: 1e13, kits: empty}\ncriteria:\n", 1)
+	errs := lintFiles(map[string]string{"kits.yaml": "empty: {citation: c, rows: []}\n", "p.yaml": dosed + leaf(`{dose: true}`)})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `p.yaml:`) || !strings.Contains(errs[0].Error(), `kit table "empty" has no rows`) {
+		t.Errorf("empty kit table: %v", errs)
 	}
 }

@@ -33,6 +33,7 @@ type Catalog struct {
 	Attestations []Attestation
 	Kits         map[string]*KitTable
 	byID         map[string]*Policy
+	units        unitTexts // facts' unit_text by unit
 
 	record     *yaml.Node // record.yaml: the guards every policy carries
 	recordFile string     // its name in lint messages
@@ -156,19 +157,23 @@ func (v vocabFS) read(file string) (data []byte, where string, err error) {
 func newCatalog(v vocabFS) (*Catalog, error) {
 	c := &Catalog{Facts: map[string]*FactInfo{}, Kits: map[string]*KitTable{}, byID: map[string]*Policy{}}
 	var facts []*FactInfo
-	if err := v.readYAML("facts.yaml", &facts); err != nil {
+	where, err := v.readYAML("facts.yaml", &facts)
+	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
 		c.Facts[f.Name] = f
 	}
-	if err := v.readYAML("attestations.yaml", &c.Attestations); err != nil {
+	if c.units, err = unitTextsOf(facts, where); err != nil {
+		return nil, err
+	}
+	if _, err := v.readYAML("attestations.yaml", &c.Attestations); err != nil {
 		return nil, err
 	}
 	for _, a := range c.Attestations {
-		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: "attestation", Label: "Prescriber attestation: " + a.Text}
+		c.Facts[AttestationFact(a.LinkID)] = &FactInfo{Name: AttestationFact(a.LinkID), Kind: KindAttestation, Label: "Prescriber attestation: " + a.Text}
 	}
-	if err := v.readYAML("kits.yaml", &c.Kits); err != nil {
+	if _, err := v.readYAML("kits.yaml", &c.Kits); err != nil {
 		return nil, err
 	}
 	b, where, err := v.read("record.yaml")
@@ -187,17 +192,38 @@ func newCatalog(v vocabFS) (*Catalog, error) {
 	return c, nil
 }
 
-func (v vocabFS) readYAML(file string, out any) error {
+// readYAML decodes a vocabulary file and says which file it read.
+func (v vocabFS) readYAML(file string, out any) (where string, err error) {
 	b, where, err := v.read(file)
 	if err != nil {
-		return err
+		return where, err
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return where, fmt.Errorf("%s: %w", where, err)
 	}
-	return nil
+	return where, nil
+}
+
+// unitTextsOf gathers the facts' unit texts by unit; two facts may share a
+// unit only if it reads the same.
+func unitTextsOf(facts []*FactInfo, where string) (unitTexts, error) {
+	t := unitTexts{}
+	by := map[string]string{}
+	for _, f := range facts {
+		if f.UnitText == nil {
+			continue
+		}
+		if f.Unit == "" {
+			return nil, fmt.Errorf("%s: fact %s: unit_text without a unit", where, f.Name)
+		}
+		if prev, ok := t[f.Unit]; ok && prev != *f.UnitText {
+			return nil, fmt.Errorf("%s: fact %s: unit %s reads %q, fact %s has it read %q", where, f.Name, f.Unit, *f.UnitText, by[f.Unit], prev)
+		}
+		t[f.Unit], by[f.Unit] = *f.UnitText, f.Name
+	}
+	return t, nil
 }
 
 // Lookup returns the policy with the id.

@@ -52,7 +52,7 @@ func TestMetamorphicUnreadable(t *testing.T) {
 	}
 	factNames := make([]string, 0, len(c.Facts))
 	for n, info := range c.Facts {
-		if info.Kind != "age" {
+		if info.Kind != KindAge {
 			factNames = append(factNames, n)
 		}
 	}

@@ -143,7 +143,7 @@ type CriterionResult struct {
 	Children []CriterionResult `json:"children"`
 
 	// Op is how the children combine: all, any, screen, not (check for a leaf).
-	Op string `json:"-"`
+	Op Op `json:"-"`
 }
 
 // Need is one piece of documentation still missing.

@@ -69,7 +69,7 @@ func writeCriterion(w io.Writer, c rules.CriterionResult, depth int) {
 	}
 	// A met sub-tree needs no detail below the first level, and a met
 	// alternative (any, screen) never does: one branch settled it.
-	if c.Result == rules.Met && (depth > 0 || c.Op == "any" || c.Op == "screen") {
+	if c.Result == rules.Met && (depth > 0 || c.Op == rules.OpAny || c.Op == rules.OpScreen) {
 		return
 	}
 	for _, ch := range c.Children {

@@ -50,7 +50,7 @@ func Prefill(cat *rules.Catalog, pol *rules.Policy, det *rules.Determination, fa
 				return
 			}
 			r := &rs[i]
-			if c.Op == "check" && c.Check != nil && c.Check.Attest != "" {
+			if c.Op == rules.OpCheck && c.Check != nil && c.Check.Attest != "" {
 				if a, ok := attestAnswer(c.Check, r, facts, parent, parentRes); ok {
 					put(a)
 				}
@@ -86,7 +86,7 @@ func attestOrder(cat *rules.Catalog) []string {
 }
 
 func attestAnswer(ck *rules.Check, r *rules.CriterionResult, facts rules.Facts, parent *rules.Criterion, parentRes *rules.CriterionResult) (Answer, bool) {
-	want := ck.Is == "true"
+	want := ck.Is == rules.IsTrue
 	// Structured evidence decided the check, whatever was attested (as in rules' attest: Met means the
 	// wanted answer, NotMet its opposite).
 	if r.Result != rules.Unknown && strings.HasPrefix(r.Reason, "structured evidence") {
@@ -115,7 +115,7 @@ func attestAnswer(ck *rules.Check, r *rules.CriterionResult, facts rules.Facts, 
 		return Answer{LinkID: ck.Attest, Value: newest.Flag == rules.Positive, How: "attested"}, true
 	}
 	// A screen's siblings rule the condition out (Met) or in (NotMet).
-	if parent != nil && parent.Op == "screen" && parentRes.Result != rules.Unknown {
+	if parent != nil && parent.Op == rules.OpScreen && parentRes.Result != rules.Unknown {
 		return Answer{LinkID: ck.Attest, Value: (parentRes.Result == rules.Met) == want, How: "ruled-out"}, true
 	}
 	return Answer{}, false
