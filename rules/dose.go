@@ -100,18 +100,32 @@ func (e *evaluator) weight() doseWeight {
 	return doseWeight{w: w}
 }
 
+// kit is the row of the kit table that provides for the dose of a kg-weight
+// patient: the first row whose weight range reaches kg and, where the row
+// gives its volume, whose kit holds the dose volume. A weight between two
+// rows (50.4 kg, between 46–50 and 51–55 kg) takes the larger kit: the
+// smaller one is short of the dose (100 mL for 100.8 mL). Below the first row
+// or beyond the last there is no kit (manual dose review).
 func (d *DoseRule) kit(kg float64) *KitRow {
-	if d.kits == nil {
+	if d.kits == nil || len(d.kits.Rows) == 0 || kg < d.kits.Rows[0].MinKg {
 		return nil
 	}
-	r := math.Round(kg)
+	need := kg * d.VGPerKg / d.VGPerML // mL
 	for i, row := range d.kits.Rows {
-		if r >= row.MinKg && r <= row.MaxKg {
-			return &d.kits.Rows[i]
+		if kg > row.MaxKg {
+			continue
 		}
+		if row.VolumeML > 0 && row.VolumeML < need-volumeSlack {
+			continue // a kit that cannot hold the dose does not provide for it
+		}
+		return &d.kits.Rows[i]
 	}
 	return nil
 }
+
+// volumeSlack absorbs floating-point error when a kit's volume is compared
+// with the dose volume (50 kg × 2 mL/kg is exactly the 100-mL kit).
+const volumeSlack = 1e-9
 
 func (e *evaluator) dose() *Dose {
 	w := e.weight().w

@@ -101,6 +101,11 @@ func TestChecks(t *testing.T) {
 			Facts{AttestationFact("factor-exposure-days-150"): {{Flag: Negative, Date: day("2026-01-01")}, {Flag: Positive, Date: day("2026-11-01")}}}, Met, ""},
 		{"kit for weight", `{dose: true}`, Facts{"weight": {q(72.4, "2026-11-12")}}, Met, "15 vials"},
 		{"weight outside table cannot be approved", `{dose: true}`, Facts{"weight": {q(44.2, "2026-11-12")}}, Unknown, "outside the kit table"},
+		{"weight at a row's top edge takes that row", `{dose: true}`, Facts{"weight": {q(50, "2026-11-12")}}, Met, "10 vials"},
+		{"weight between two rows takes the kit that holds the dose", `{dose: true}`, Facts{"weight": {q(50.4, "2026-11-12")}}, Met, "11 vials"},
+		{"weight between rows near the lower edge too", `{dose: true}`, Facts{"weight": {q(75.2, "2026-11-12")}}, Met, "16 vials"},
+		{"weight just below the table is outside it", `{dose: true}`, Facts{"weight": {q(45.6, "2026-11-12")}}, Unknown, "outside the kit table"},
+		{"weight between the last row and beyond", `{dose: true}`, Facts{"weight": {q(240.3, "2026-11-12")}}, Unknown, "outside the kit table"},
 		{"no current weight", `{dose: true}`, Facts{"weight": {q(72, "2026-01-01")}}, Unknown, ""},
 		{"always not met", `{always: not-met}`, Facts{}, NotMet, ""},
 	}
@@ -237,7 +242,7 @@ func TestDoseAndKit(t *testing.T) {
 		kg    float64
 		vials int
 		ndc   string
-	}{{46, 10, "0053-0100-10"}, {50.4, 10, "0053-0100-10"}, {50.5, 11, "0053-0110-11"}, {72.4, 15, "0053-0150-15"}, {240, 48, "0053-0480-48"}} {
+	}{{46, 10, "0053-0100-10"}, {50, 10, "0053-0100-10"}, {50.4, 11, "0053-0110-11"}, {50.5, 11, "0053-0110-11"}, {72.4, 15, "0053-0150-15"}, {240, 48, "0053-0480-48"}} {
 		d := Evaluate(p, Facts{"weight": {{Num: tc.kg, HasNum: true, Date: day("2026-11-20")}}}, AsOf(asOf))
 		if d.Dose == nil || d.Dose.Kit == nil || d.Dose.Kit.Vials != tc.vials || d.Dose.Kit.NDC != tc.ndc {
 			t.Errorf("%.1f kg: dose %+v, want %d vials %s", tc.kg, d.Dose, tc.vials, tc.ndc)
