@@ -219,7 +219,7 @@ func (c *checker) resource(raw []byte, obj map[string]any, path string) {
 		b, _ := json.Marshal(sub)
 		c.resource(b, sub, subPath)
 	})
-	c.rules(shell, here)
+	c.rules(obj, here)
 	shellJSON, err := json.Marshal(shell)
 	if err != nil {
 		c.errorf("%s: %v", where, err)
@@ -294,6 +294,9 @@ func (c *checker) rules(v any, path string) {
 		}
 		for _, k := range slices.Sorted(maps.Keys(x)) {
 			sub := join(path, k)
+			if v, ok := x[k].(map[string]any); ok && isResource(v) && (k == "resource" || k == "outcome") {
+				continue // lifted out by liftNested: checked on its own
+			}
 			if k == "extension" || k == "modifierExtension" {
 				if arr, ok := x[k].([]any); ok {
 					for i, e := range arr {

@@ -108,6 +108,7 @@ func TestCheckPasses(t *testing.T) {
 	}{
 		{"a resource", okObs, []string{"Observation (Observation/o)"}},
 		{"a Bundle", bundle(okPatient, okObs), []string{"Bundle (Bundle)", "Bundle.entry[0].resource (Patient/p)", "Bundle.entry[1].resource (Observation/o)"}},
+		{"a Bundle of entries without fullUrl", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + okPatient + `}]}`, []string{"Bundle (Bundle)", "Bundle.entry[0].resource (Patient/p)"}},
 		{"Parameters", parameters(okPatient), []string{"Parameters (Parameters)", "Parameters.parameter[1].part[0].resource (Patient/p)"}},
 		{"Parameters of a Bundle", `{"resourceType":"Parameters","parameter":[{"name":"return","resource":` + bundle(okPatient) + `}]}`,
 			[]string{"Parameters (Parameters)", "Parameters.parameter[0].resource (Bundle)", "Parameters.parameter[0].resource.entry[0].resource (Patient/p)"}},
