@@ -6,7 +6,8 @@
 // (duplicate keys, invalid UTF-8, upper-case member names, whitespace in
 // uris — [fhir.Decoder]), obeys the FHIR JSON rules jsonformat lets through
 // (no null, no empty string, object or array; an extension has a url and
-// either a value or extensions), and marshals back to the same JSON.
+// either a value or extensions; every entry of a Bundle that is not a batch
+// or transaction has a fullUrl), and marshals back to the same JSON.
 //
 // The JSON may be a resource or anything that carries resources, such as a
 // CDS Hooks response (systemActions[].resource,
@@ -220,6 +221,9 @@ func (c *checker) resource(raw []byte, obj map[string]any, path string) {
 		c.resource(b, sub, subPath)
 	})
 	c.rules(obj, here)
+	if rt == "Bundle" {
+		c.fullURLs(obj, here)
+	}
 	shellJSON, err := json.Marshal(shell)
 	if err != nil {
 		c.errorf("%s: %v", where, err)
@@ -305,6 +309,24 @@ func (c *checker) rules(v any, path string) {
 				}
 			}
 			c.rules(x[k], sub)
+		}
+	}
+}
+
+// fullURLs checks that each entry of a Bundle other than a batch or a
+// transaction (or their responses) that holds a resource has a fullUrl, as
+// FHIR R4 requires (Bundle.entry.fullUrl; HAPI's validator reports it as an
+// error).
+func (c *checker) fullURLs(bundle map[string]any, path string) {
+	switch bundle["type"] {
+	case "transaction", "batch", "transaction-response", "batch-response":
+		return
+	}
+	entries, _ := bundle["entry"].([]any)
+	for i, e := range entries {
+		em, _ := e.(map[string]any)
+		if _, ok := em["resource"]; ok && em["fullUrl"] == nil {
+			c.errorf("%s.entry[%d]: no fullUrl (required in a %v Bundle)", path, i, bundle["type"])
 		}
 	}
 }

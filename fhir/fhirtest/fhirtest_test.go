@@ -64,6 +64,7 @@ func TestCheckFails(t *testing.T) {
 		{"in a Bundle entry's outcome", `{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"400","outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"bad","code":"invalid"}]}}}]}`,
 			[]string{"Bundle.entry[0].response.outcome (OperationOutcome)", "severity"}},
 		{"in a Bundle entry, a rule", bundle(`{"resourceType":"Patient","id":"p","name":[{"family":""}]}`), []string{"Bundle.entry[0].resource.name[0].family", "empty string"}},
+		{"collection entry without fullUrl", `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:0d9f1c52-7c2e-4b1e-9a55-0c2b3f1d9e01","resource":` + okPatient + `},{"resource":` + okObs + `}]}`, []string{"Bundle.entry[1]", "no fullUrl"}},
 		{"in the Bundle itself", `{"resourceType":"Bundle","type":"pile","entry":[{"resource":` + okPatient + `}]}`, []string{`"Bundle.type"`, "code type mismatch"}},
 		{"duplicate key in a Bundle entry", bundle(`{"resourceType":"Patient","id":"p","id":"q"}`), []string{"Bundle.entry[0].resource", `duplicate key "id"`}},
 		{"in a Parameters part", parameters(`{"resourceType":"Patient","id":"pp","birthDate":"1990-02-30x"}`), []string{"Parameters.parameter[1].part[0].resource (Patient/pp)", `"Patient.birthDate"`}},
@@ -108,7 +109,7 @@ func TestCheckPasses(t *testing.T) {
 	}{
 		{"a resource", okObs, []string{"Observation (Observation/o)"}},
 		{"a Bundle", bundle(okPatient, okObs), []string{"Bundle (Bundle)", "Bundle.entry[0].resource (Patient/p)", "Bundle.entry[1].resource (Observation/o)"}},
-		{"a Bundle of entries without fullUrl", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + okPatient + `}]}`, []string{"Bundle (Bundle)", "Bundle.entry[0].resource (Patient/p)"}},
+		{"a transaction of entries without fullUrl", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + okPatient + `,"request":{"method":"POST","url":"Patient"}}]}`, []string{"Bundle (Bundle)", "Bundle.entry[0].resource (Patient/p)"}},
 		{"Parameters", parameters(okPatient), []string{"Parameters (Parameters)", "Parameters.parameter[1].part[0].resource (Patient/p)"}},
 		{"Parameters of a Bundle", `{"resourceType":"Parameters","parameter":[{"name":"return","resource":` + bundle(okPatient) + `}]}`,
 			[]string{"Parameters (Parameters)", "Parameters.parameter[0].resource (Bundle)", "Parameters.parameter[0].resource.entry[0].resource (Patient/p)"}},
