@@ -35,6 +35,13 @@ const EnvEmitDir = "HEMOPA_EMIT_DIR"
 // passes fhirtest's strict R4 check.
 func TestEmittedFHIRIsValid(t *testing.T) {
 	docs := emittedDocuments(t)
+	if dir := os.Getenv(EnvEmitDir); dir != "" { // before the check, so a failure is there to look at too
+		for name, body := range docs {
+			if err := os.WriteFile(filepath.Join(dir, name+".json"), body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	checked := fhirtest.ValidateAll(t, docs)
 
 	// Each document carries what it should, so the check cannot pass on
@@ -77,14 +84,6 @@ func TestEmittedFHIRIsValid(t *testing.T) {
 		}
 	}
 	t.Logf("%d documents, resources checked by type: %v", len(docs), all)
-
-	if dir := os.Getenv(EnvEmitDir); dir != "" {
-		for name, body := range docs {
-			if err := os.WriteFile(filepath.Join(dir, name+".json"), body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }
 
 // emittedDocuments produces every kind of document the product emits, by name.
