@@ -245,8 +245,9 @@ func (is issue) String() string {
 // validateOnHAPI posts the resource to [base]/[type]/$validate, in a
 // Parameters "resource" (so a Parameters is validated, not read as the
 // operation's input), and returns the OperationOutcome's issues. HAPI
-// answers 200, or 412 when it found errors; anything but an OperationOutcome
-// is an error.
+// answers 200 with the issues, errors included, and 400 when it cannot parse
+// the resource; a status other than 200 (or 412) is one more error issue,
+// and anything but an OperationOutcome is an error.
 func validateOnHAPI(t *testing.T, client *http.Client, base, typ string, resource []byte) ([]issue, error) {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"resourceType": "Parameters", "parameter": []any{
@@ -277,7 +278,9 @@ func validateOnHAPI(t *testing.T, client *http.Client, base, typ string, resourc
 		return nil, fmt.Errorf("status %d, not an OperationOutcome: %.300s", resp.StatusCode, b)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPreconditionFailed {
-		return oo.Issue, fmt.Errorf("status %d: %v", resp.StatusCode, oo.Issue)
+		// e.g. 400 when HAPI cannot even parse it: the issues say why.
+		is := issue{Severity: "error", Code: "http", Diagnostics: fmt.Sprintf("$validate answered status %d", resp.StatusCode)}
+		return append([]issue{is}, oo.Issue...), nil
 	}
 	return oo.Issue, nil
 }
