@@ -83,6 +83,9 @@ func TestEmittedFHIRIsValid(t *testing.T) {
 			t.Errorf("%s: no expectation for this document", name)
 		}
 	}
+	if !bytes.Contains(docs["pas-submit-coding-errors"], []byte(`"error":[`)) {
+		t.Errorf("pas-submit-coding-errors: no ClaimResponse.error: %.300s", docs["pas-submit-coding-errors"])
+	}
 	t.Logf("%d documents, resources checked by type: %v", len(docs), all)
 }
 
@@ -111,6 +114,7 @@ func emittedDocuments(t *testing.T) map[string][]byte {
 		add("pas-inquire-"+name, srv.post(t, "/fhir/Claim/$inquire", inquiry(t, body), http.StatusOK))
 	}
 	add("pas-submit-wrapped", srv.post(t, "/fhir/Claim/$submit", wrapParameters(t, "../../testdata/pas/b-pend-stale.json"), http.StatusOK))
+	add("pas-submit-coding-errors", srv.post(t, "/fhir/Claim/$submit", withCodingErrors(t, "../../testdata/pas/b-approve.json"), http.StatusOK))
 	for name, tc := range map[string]struct {
 		path, body string
 		status     int
@@ -266,6 +270,36 @@ func wrapParameters(t *testing.T, file string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// withCodingErrors bills the first line of a PAS request as 3 units in an
+// office (POS 11): the ClaimResponse then carries errors (X12 reject reasons).
+func withCodingErrors(t *testing.T, file string) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(readFile(t, file), &b); err != nil {
+		t.Fatal(err)
+	}
+	edited := false
+	for _, e := range b["entry"].([]any) {
+		r := e.(map[string]any)["resource"].(map[string]any)
+		if r["resourceType"] != "Claim" {
+			continue
+		}
+		item := r["item"].([]any)[0].(map[string]any)
+		item["quantity"] = map[string]any{"value": 3}
+		item["locationCodeableConcept"] = map[string]any{"coding": []any{map[string]any{
+			"system": "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set", "code": "11"}}}
+		edited = true
+	}
+	if !edited {
+		t.Fatal("no Claim in " + file)
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // inquiry turns a PAS request into its $inquire: a Claim with the same
