@@ -95,29 +95,21 @@ func Types(rs []Resource) map[string]int {
 // no error: it returns no resources.
 func Check(data []byte) ([]Resource, []error) {
 	c := &checker{}
+	root := gjson.ParseBytes(data)
+	if rt := root.Get("resourceType"); json.Valid(data) && root.IsObject() && rt.Type == gjson.String {
+		c.resourceRaw(data, "")
+		return c.found, c.errs
+	}
+	// Not a resource (or not JSON): the validating pass still reads the whole
+	// document, where its one complaint may be the missing resourceType, and
+	// each resource in it is checked from its own bytes.
+	if err := c.strict(data, "$", true); err != nil {
+		return nil, []error{err}
+	}
 	if !json.Valid(data) {
-		// The strict pass says where, without the content.
-		if err := c.strict(data, "$"); err != nil {
-			return nil, []error{err}
-		}
 		return nil, []error{errors.New("$: invalid JSON")}
 	}
-	root := gjson.ParseBytes(data)
-	if rt := root.Get("resourceType"); root.IsObject() && rt.Type == gjson.String {
-		c.resourceRaw(data, "")
-	} else {
-		// Not a resource: the validating pass still reads the whole document
-		// (it then only misses the resourceType), and each resource in it is
-		// checked from its own bytes.
-		var de *fhir.DecodeError
-		if _, err := strictPass.DecodeResources([]json.RawMessage{data}); err != nil &&
-			!(errors.As(err, &de) && de.Path == "resource[0]" && de.Err.Error() == "no resourceType") {
-			if err := c.strict(data, "$"); err != nil {
-				return nil, []error{err}
-			}
-		}
-		c.find(root, "")
-	}
+	c.find(root, "")
 	return c.found, c.errs
 }
 
@@ -209,7 +201,7 @@ func (c *checker) resource(raw []byte, obj map[string]any, path string) {
 		where = Resource{Path: path, Type: rt, ID: id}.String()
 	}
 
-	if err := c.strict(raw, here); err != nil {
+	if err := c.strict(raw, here, false); err != nil {
 		c.errs = append(c.errs, err)
 		return // the other checks would read the JSON differently
 	}
@@ -253,24 +245,22 @@ func (c *checker) resource(raw []byte, obj map[string]any, path string) {
 	}
 }
 
-// strict runs the product decoder's validating pass over one resource.
-func (c *checker) strict(raw []byte, path string) error {
+// strict runs the product decoder's validating pass over one resource (or,
+// with notResource, any JSON document), its errors named from path ("$" for
+// a document that is no resource).
+func (c *checker) strict(raw []byte, path string, notResource bool) error {
 	_, err := strictPass.DecodeResources([]json.RawMessage{raw})
-	var de *fhir.DecodeError
 	if err == nil {
 		return nil
 	}
-	if errors.As(err, &de) {
-		rel := strings.TrimPrefix(de.Path, "resource[0]")
-		if path == "$" {
-			return fmt.Errorf("%s: %v", "$"+rel, de.Err)
-		}
-		if rel == "" {
-			return fmt.Errorf("%s: %v", path, de.Err)
-		}
-		return fmt.Errorf("%s: %v", path+rel, de.Err)
+	var de *fhir.DecodeError
+	if !errors.As(err, &de) {
+		return fmt.Errorf("%s: %v", path, err)
 	}
-	return fmt.Errorf("%s: %v", path, err)
+	if notResource && de.Path == "resource[0]" && de.Err.Error() == "no resourceType" {
+		return nil // it passed; the decoder then wanted a resource
+	}
+	return fmt.Errorf("%s: %v", path+strings.TrimPrefix(de.Path, "resource[0]"), de.Err)
 }
 
 // rules checks the FHIR JSON rules jsonformat does not: no null, no empty
