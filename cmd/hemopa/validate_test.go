@@ -31,7 +31,8 @@ const EnvEmitDir = "HEMOPA_EMIT_DIR"
 // wrapping, OperationOutcomes of rejections), CRD order-sign/select/dispatch
 // responses (the resources of systemActions and card suggestions), the DTR
 // $questionnaire-package (Parameters, Questionnaire, QuestionnaireResponse),
-// the write-back transaction Bundle the CLI sends, and hemopa questionnaire —
+// the write-back transaction Bundle the CLI sends, hemopa pas submit/inquire
+// and hemopa questionnaire —
 // passes fhirtest's strict R4 check.
 func TestEmittedFHIRIsValid(t *testing.T) {
 	docs := emittedDocuments(t)
@@ -51,6 +52,7 @@ func TestEmittedFHIRIsValid(t *testing.T) {
 		"pas-submit-wrapped":  {"Parameters", "Bundle", "ClaimResponse"},
 		"pas-inquire-":        {"Bundle", "ClaimResponse"},
 		"pas-error-":          {"OperationOutcome"},
+		"pas-cli-":            {"Bundle", "ClaimResponse"},
 		"crd-order-sign-":     {"MedicationRequest"},
 		"crd-order-select-":   {"MedicationRequest"},
 		"crd-order-dispatch-": {"MedicationRequest"},
@@ -125,6 +127,20 @@ func emittedDocuments(t *testing.T) map[string][]byte {
 		"inquire-none": {"/fhir/Claim/$inquire", string(inquiryFor(t, "pat-unknown", "PAS-never-submitted")), http.StatusNotFound},
 	} {
 		add("pas-error-"+name, srv.post(t, tc.path, []byte(tc.body), tc.status))
+	}
+
+	// hemopa pas submit / inquire print the same responses, indented.
+	store := filepath.Join(t.TempDir(), "pas.db")
+	for _, op := range []string{"submit", "inquire"} {
+		body := readFile(t, "../../testdata/pas/b-pend-stale.json")
+		if op == "inquire" {
+			body = inquiry(t, body)
+		}
+		out, errs, code := runCLI(t, string(body), "pas", op, "--bundle", "-", "--store", store, "--as-of", sampleAsOf)
+		if code != 0 {
+			t.Fatalf("hemopa pas %s: exit %d: %s", op, code, errs)
+		}
+		add("pas-cli-"+op+"-b-pend-stale", []byte(out))
 	}
 
 	// CRD: the committed order-sign requests, and the same orders selected and dispatched.
