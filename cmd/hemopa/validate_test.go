@@ -27,13 +27,14 @@ import (
 const EnvEmitDir = "HEMOPA_EMIT_DIR"
 
 // TestEmittedFHIRIsValid: every FHIR resource the product emits — PAS
-// $submit and $inquire responses (Bundles, ClaimResponses, the Parameters
-// wrapping, OperationOutcomes of rejections), CRD order-sign/select/dispatch
-// responses (the resources of systemActions and card suggestions), the DTR
-// $questionnaire-package (Parameters, Questionnaire, QuestionnaireResponse),
-// the write-back transaction Bundle the CLI sends, hemopa pas submit/inquire
-// and hemopa questionnaire —
-// passes fhirtest's strict R4 check.
+// $submit and $inquire responses (Bundles, ClaimResponses with and without
+// errors, the Parameters wrapping, OperationOutcomes of rejections), CRD
+// order-sign/select/dispatch responses (every resource they carry: today the
+// systemActions' orders; cards carry no suggestion resources yet, and would
+// be checked too), the DTR $questionnaire-package (Parameters, Questionnaire,
+// QuestionnaireResponse), the write-back transaction Bundles the CLI sends,
+// hemopa pas submit/inquire and hemopa questionnaire — passes fhirtest's
+// strict R4 check.
 func TestEmittedFHIRIsValid(t *testing.T) {
 	docs := emittedDocuments(t)
 	if dir := os.Getenv(EnvEmitDir); dir != "" { // before the check, so a failure is there to look at too
