@@ -53,5 +53,8 @@ if ! java -Djarmode=tools -jar "$jar" extract --destination "$target/extracted" 
 	echo "hapi-build: FAILED (extract), log above and in $log" >&2
 	exit 1
 fi
-touch "$extracted"
+# Maven leaves the jar as it was when no source changed (e.g. only README.md did): touch it too, so the
+# cache check above is satisfied from now on instead of rebuilding (and deleting target/extracted under
+# a running server) on every call.
+touch "$jar" "$extracted"
 echo "hapi-build: built $jar in $(($(date +%s) - start))s"

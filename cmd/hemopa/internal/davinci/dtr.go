@@ -1,6 +1,8 @@
 package davinci
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -170,10 +172,13 @@ func QuestionnaireResponse(cat *rules.Catalog, answered []Answer, missing []stri
 // QuestionnairePackage is the $questionnaire-package output: Parameters with
 // one packagebundle (a collection Bundle holding the attestation
 // Questionnaire first, then the draft QuestionnaireResponse) and, when there
-// are warnings, an outcome.
+// are warnings, an outcome. Every entry of a collection has a fullUrl (FHIR
+// R4 Bundle.entry.fullUrl): the Questionnaire its canonical URL, the
+// response (which has no id) a urn:uuid derived from its content, so the
+// same package reads the same.
 func QuestionnairePackage(questionnaire, response *Object, warnings []string) *Object {
 	bundle := O("resourceType", "Bundle", "type", "collection",
-		"entry", A(O("fullUrl", QuestionnaireURL, "resource", questionnaire), O("resource", response)))
+		"entry", A(O("fullUrl", QuestionnaireURL, "resource", questionnaire), O("fullUrl", contentURN(response), "resource", response)))
 	params := []any{O("name", DTRPackageParameterOut, "resource", bundle)}
 	if len(warnings) > 0 {
 		var issues []any
@@ -183,4 +188,12 @@ func QuestionnairePackage(questionnaire, response *Object, warnings []string) *O
 		params = append(params, O("name", "outcome", "resource", O("resourceType", "OperationOutcome", "issue", issues)))
 	}
 	return O("resourceType", "Parameters", "parameter", params)
+}
+
+// contentURN is a urn:uuid (UUID-shaped, from a SHA-256 of the JSON) naming v.
+func contentURN(v any) string {
+	b, _ := marshal(v)
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:16])
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
