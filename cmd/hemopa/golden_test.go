@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"hemopa/cmd/hemopa/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,13 +38,7 @@ var expected = map[string]map[string]string{
 	"a-prior-gene":        {"ucare-hemgenix": "not-covered", "ny-pharmacy-109-hemgenix": "not-covered", "ny-pharmacy-109-roctavian": "not-covered", "bcbsms-hemophilia-b-gene-therapy": "not-covered", "label-aligned-hemgenix": "not-covered", "label-aligned-beqvez": "not-covered"},
 }
 
-func samplePatients(t testing.TB) []string {
-	files, err := filepath.Glob("../../testdata/patients/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample patients: %v", err)
-	}
-	return files
-}
+func samplePatients(t testing.TB) []string { t.Helper(); return testenv.SamplePatients(t) }
 
 func runCLI(t testing.TB, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package crd
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"hemopa/cmd/hemopa/internal/davinci"
 	"hemopa/rules"
+
+	"github.com/google/uuid"
 )
 
 // CRD card topic (CRD temp code system, card type coverage-info).
@@ -134,10 +135,4 @@ func clip(s string, n int) string {
 }
 
 // newUUID is a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return uuid.NewString() }

@@ -32,14 +32,7 @@ func infernoFixture(t testing.TB, name string) []byte {
 	return testenv.ReadShared(t, "fixtures", "inferno-pas", name)
 }
 
-func samplePatients(t testing.TB) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "patients", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample patients: %v", err)
-	}
-	return files
-}
+func samplePatients(t testing.TB) []string { t.Helper(); return testenv.SamplePatients(t) }
 
 func patientName(file string) string { return strings.TrimSuffix(filepath.Base(file), ".json") }
 

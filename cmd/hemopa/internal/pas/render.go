@@ -1,8 +1,6 @@
 package pas
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -123,7 +121,7 @@ func (r *request) requestRef() *davinci.Object {
 // and keeps the Claim's references as written; otherwise it gets a urn:uuid
 // and references the entries by their fullUrl.
 func (r *request) responseEntries(key string, subj *davinci.Subject) (string, []davinci.BundleEntry) {
-	crURL := "urn:uuid:" + uuidOf(key)
+	crURL := "urn:uuid:" + davinci.NameUUID(key)
 	sameBase := r.base != ""
 	if sameBase {
 		crURL = r.base + "/ClaimResponse/" + key
@@ -149,13 +147,4 @@ func (r *request) responseEntries(key string, subj *davinci.Subject) (string, []
 	subj.Insurer = refTo("insurer")
 	subj.Requestor = refTo("provider")
 	return crURL, entries
-}
-
-// uuidOf formats a hex key as a (version 8, name-based) UUID.
-func uuidOf(key string) string {
-	h := sha256.Sum256([]byte(key))
-	h[6] = h[6]&0x0f | 0x80
-	h[8] = h[8]&0x3f | 0x80
-	x := hex.EncodeToString(h[:16])
-	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
 }

@@ -18,12 +18,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"hemopa/cmd/hemopa/internal/testenv"
 )
@@ -414,17 +414,7 @@ func hookRequest(t testing.TB, patient, hook, payer string) []byte {
 	return append(out, '\n')
 }
 
-func samplePatients(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "patients", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample patients: %v", err)
-	}
-	var out []string
-	for _, f := range files {
-		out = append(out, strings.TrimSuffix(filepath.Base(f), ".json"))
-	}
-	return out
-}
+func samplePatients(t testing.TB) []string { t.Helper(); return testenv.SampleNames(t) }
 
 // --- reading responses ---
 
@@ -495,10 +485,4 @@ func coverageInfo(t testing.TB, res json.RawMessage) map[string][]string {
 }
 
 // newUUID is a random (version 4) UUID, for token ids.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return uuid.NewString() }

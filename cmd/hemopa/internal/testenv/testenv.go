@@ -9,6 +9,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -56,4 +57,25 @@ func ReadShared(t testing.TB, parts ...string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// SamplePatients lists the bundled sample patient bundles
+// (testdata/patients/*.json) as absolute paths; none is a failure.
+func SamplePatients(tb testing.TB) []string {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(RepoRoot(tb), "testdata", "patients", "*.json"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no sample patients in testdata/patients: %v", err)
+	}
+	return files
+}
+
+// SampleNames are the sample patients' names (b-approve, …).
+func SampleNames(tb testing.TB) []string {
+	tb.Helper()
+	var names []string
+	for _, f := range SamplePatients(tb) {
+		names = append(names, strings.TrimSuffix(filepath.Base(f), ".json"))
+	}
+	return names
 }
