@@ -65,8 +65,10 @@
 // the check's shape and no allocation; FactWindows asks its reads which facts
 // it reads over what window (by default its fact over its window). Adding a
 // family is one new file — its register call, compile step, eval and reads —
-// plus its tests (and, for a new is: value, its constant in enums.go); nothing
-// else dispatches on checks. family_test.go pins which family answers what.
+// plus its tests; a new is: value's constant can live in that file too
+// (enums.go holds the built-in ones, in the order lint lists them). Nothing
+// else dispatches on checks: family_add_test.go adds a test-only family that
+// way, family_test.go pins which family answers what.
 //
 // # Typed words
 //
