@@ -4,17 +4,38 @@
 package router
 
 import (
+	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"hemopa/rules"
 )
 
-// Drugs the product decides for.
-var Drugs = []string{"Hemgenix", "Beqvez", "Roctavian"}
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// builtin is defaults.yaml: the drugs the product decides for and the
+// policy for each when nothing is configured.
+var builtin = func() (d struct {
+	Drugs         []string          `yaml:"drugs"`
+	DefaultPolicy map[string]string `yaml:"default_policy"`
+}) {
+	dec := yaml.NewDecoder(bytes.NewReader(defaultsYAML))
+	dec.KnownFields(true)
+	if err := dec.Decode(&d); err != nil {
+		panic("router: defaults.yaml: " + err.Error()) // embedded and tested: a broken build
+	}
+	return d
+}()
+
+// Drugs the product decides for (defaults.yaml).
+var Drugs = builtin.Drugs
 
 // Config is the routing configuration; its YAML keys are the serve config's
 // payers: and default_policy:.
@@ -135,23 +156,12 @@ func New(cat *rules.Catalog, cfg Config) (*Router, error) {
 	return r, nil
 }
 
-// builtinDefaults is the policy for each drug when nothing is configured:
-// the payer policy written for the drug where there is one (UCare for
-// Hemgenix, PHARMACY-109 for Roctavian), the label-aligned policy for Beqvez
-// (the only policy whose criteria cover Beqvez; BCBSMS covers neither Beqvez
-// nor Hemgenix).
-var builtinDefaults = map[string]string{
-	"Hemgenix":  "ucare-hemgenix",
-	"Beqvez":    "label-aligned-beqvez",
-	"Roctavian": "ny-pharmacy-109-roctavian",
-}
-
-// BuiltinDefaults returns the built-in drug → policy defaults that cat has
+// BuiltinDefaults returns the built-in drug → policy defaults (defaults.yaml) that cat has
 // (a site's policy directory without one leaves that drug without a
 // default), for Config.DefaultPolicy.
 func BuiltinDefaults(cat *rules.Catalog) map[string]string {
 	out := map[string]string{}
-	for drug, id := range builtinDefaults {
+	for drug, id := range builtin.DefaultPolicy {
 		if _, err := cat.Lookup(id); err == nil {
 			out[drug] = id
 		}

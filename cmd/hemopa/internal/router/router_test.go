@@ -107,6 +107,10 @@ func TestBuiltinDefaults(t *testing.T) {
 			t.Errorf("%s: %q, want %q", drug, got[drug], id)
 		}
 	}
+	// defaults.yaml names policies that exist and cover their drugs.
+	if _, err := New(testenv.Catalog(t), Config{DefaultPolicy: got}); err != nil {
+		t.Errorf("defaults.yaml against the built-in policies: %v", err)
+	}
 	dir := t.TempDir()
 	src, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "rules", "policies", "ucare-hemgenix.yaml"))
 	if err != nil {
