@@ -99,6 +99,12 @@ func TestDiscovery(t *testing.T) {
 		if s.ID == "" || s.Title == "" || s.Description == "" {
 			t.Errorf("service %+v lacks id, title or description", s)
 		}
+		if s.Hook == hookEncStart || s.Hook == hookEncDischarge {
+			if len(s.Prefetch) != 0 {
+				t.Errorf("%s assesses no order but asks for prefetch %v", s.ID, s.Prefetch)
+			}
+			continue
+		}
 		for _, k := range []string{"patient", "coverage", "observations", "conditions", "medicationStatements", "questionnaireResponses", "practitionerRoles"} {
 			if !strings.Contains(s.Prefetch[k], "{{") {
 				t.Errorf("%s: prefetch %s = %q, want a template", s.ID, k, s.Prefetch[k])
@@ -111,9 +117,12 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s: observations prefetch lacks factor IX activity", s.ID)
 		}
 	}
+	if got := func() string { s, _ := serviceByID("hemopa-appointment-book"); return s.Prefetch.String() }(); got != "record+serviceRequests" {
+		t.Errorf("appointment-book prefetch %s", got)
+	}
 	slices.Sort(hooks)
-	if !slices.Equal(hooks, []string{"order-dispatch", "order-select", "order-sign"}) {
-		t.Errorf("hooks %v", hooks)
+	if want := []string{"appointment-book", "encounter-discharge", "encounter-start", "order-dispatch", "order-select", "order-sign"}; !slices.Equal(hooks, want) {
+		t.Errorf("hooks %v, want %v", hooks, want)
 	}
 }
 
