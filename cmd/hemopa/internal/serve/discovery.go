@@ -99,8 +99,3 @@ func (s service) extension() *davinci.Object {
 	}
 	return davinci.O("davinci-crd.version", crdVersions, "davinci-crd.configuration-options", opts)
 }
-
-// String names the set, for tests and logs.
-func (p prefetchSet) String() string {
-	return [...]string{"record", "record+serviceRequests", "none"}[p]
-}

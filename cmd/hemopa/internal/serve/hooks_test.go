@@ -110,15 +110,15 @@ func TestDiscovery(t *testing.T) {
 				t.Errorf("%s: prefetch %s = %q, want a template", s.ID, k, s.Prefetch[k])
 			}
 		}
+		if _, ok := s.Prefetch["serviceRequests"]; ok != (s.Hook == hookAppointment) {
+			t.Errorf("%s: serviceRequests prefetch %v, want it on appointment-book only", s.ID, ok)
+		}
 		if s.Prefetch["patient"] != "Patient/{{context.patientId}}" {
 			t.Errorf("%s: prefetch patient %q", s.ID, s.Prefetch["patient"])
 		}
 		if !strings.Contains(s.Prefetch["observations"], "http://loinc.org|3187-2") {
 			t.Errorf("%s: observations prefetch lacks factor IX activity", s.ID)
 		}
-	}
-	if got := func() string { s, _ := serviceByID("hemopa-appointment-book"); return s.Prefetch.String() }(); got != "record+serviceRequests" {
-		t.Errorf("appointment-book prefetch %s", got)
 	}
 	slices.Sort(hooks)
 	if want := []string{"appointment-book", "encounter-discharge", "encounter-start", "order-dispatch", "order-select", "order-sign"}; !slices.Equal(hooks, want) {
