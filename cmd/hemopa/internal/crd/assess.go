@@ -16,6 +16,7 @@ import (
 type Call struct {
 	PatientID string // context.patientId
 	Primary   bool   // order-sign, order-dispatch: documentation may be asked for
+	Config    Configuration
 }
 
 // Record is the patient's data a hook call gathered: the prefetch, completed

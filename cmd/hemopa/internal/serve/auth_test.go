@@ -13,7 +13,7 @@ import (
 // TestAuthMatrix: every way a token can be wrong is a bare 401; RS384 (JWKS
 // file) and ES384 (JWKS URL) tokens pass.
 func TestAuthMatrix(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
+	ts := newTestServer(t, serverOpts{discoveryAuth: true})
 	const path = "/cds-services"
 	pub, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
 	replayed := ts.sign(t, path, token{jti: "used-once"})
@@ -74,12 +74,15 @@ func TestAuthMatrix(t *testing.T) {
 }
 
 // TestAuthEveryEndpoint: hooks, feedback, DTR and PAS all need a token; the
-// operational endpoints do not.
+// operational endpoints do not, nor discovery unless discovery_auth.
 func TestAuthEveryEndpoint(t *testing.T) {
 	ts := newTestServer(t, serverOpts{})
 	for _, ep := range []struct{ method, path string }{
-		{"GET", "/cds-services"},
 		{"POST", "/cds-services/hemopa-order-sign"},
+		{"POST", "/cds-services/hemopa-appointment-book"},
+		{"POST", "/cds-services/hemopa-encounter-start"},
+		{"POST", "/cds-services/hemopa-encounter-discharge"},
+		{"POST", "/cds-services/hemopa-order-dispatch"},
 		{"POST", "/cds-services/hemopa-order-select/feedback"},
 		{"POST", "/fhir/Questionnaire/$questionnaire-package"},
 		{"POST", "/fhir/Claim/$submit"},
@@ -89,7 +92,7 @@ func TestAuthEveryEndpoint(t *testing.T) {
 			t.Errorf("%s %s without a token: %d", ep.method, ep.path, status)
 		}
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics"} {
+	for _, path := range []string{"/cds-services", "/healthz", "/readyz", "/.well-known/jwks.json", "/metrics"} {
 		if status, body, _ := ts.do(t, "GET", path, nil, "-"); status != http.StatusOK {
 			t.Errorf("GET %s: %d %s", path, status, body)
 		}
@@ -142,5 +145,41 @@ func TestJTICache(t *testing.T) {
 	c.firstUse(newJTIKey("i", "z"), now.Add(time.Second))
 	if c.len() != 1 {
 		t.Errorf("after an hour: %d entries", c.len())
+	}
+}
+
+// TestDiscoveryAuth: discovery_auth false (the default) serves discovery
+// without a token while the hooks keep full verification, jti replay
+// included; true puts discovery behind the JWT too.
+func TestDiscoveryAuth(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		discoveryAuth bool
+		noToken       int
+	}{
+		{"discovery_auth false (default)", false, http.StatusOK},
+		{"discovery_auth true", true, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, serverOpts{discoveryAuth: tc.discoveryAuth})
+			if status, body, _ := ts.do(t, "GET", "/cds-services", nil, "-"); status != tc.noToken {
+				t.Errorf("discovery without a token: %d, want %d: %s", status, tc.noToken, body)
+			}
+			if status, body, _ := ts.do(t, "GET", "/cds-services", nil, ""); status != http.StatusOK {
+				t.Errorf("discovery with a token: %d %s", status, body)
+			}
+			const path = "/cds-services/hemopa-order-sign"
+			body := hookRequest(t, "b-approve", hookOrderSign, "ucare")
+			if status, _, _ := ts.do(t, "POST", path, body, "-"); status != http.StatusUnauthorized {
+				t.Errorf("hook without a token: %d", status)
+			}
+			once := ts.sign(t, path, token{jti: "hook-" + tc.name})
+			if status, resp, _ := ts.do(t, "POST", path, body, once); status != http.StatusOK {
+				t.Fatalf("hook, first use of a token: %d %s", status, resp)
+			}
+			if status, _, _ := ts.do(t, "POST", path, body, once); status != http.StatusUnauthorized {
+				t.Errorf("hook, replayed jti: %d, want 401", status)
+			}
+		})
 	}
 }

@@ -37,6 +37,10 @@ type Config struct {
 	PolicyLinkTemplate string            `yaml:"policy_link_template"`
 	// DTRLaunchURL is the SMART app the cards' DTR link launches ("" omits it).
 	DTRLaunchURL string `yaml:"dtr_launch_url"`
+	// DiscoveryAuth requires a JWT on GET /cds-services too (default false:
+	// discovery is open, it carries no PHI). Hook, feedback, DTR and PAS
+	// endpoints always verify the JWT, jti replay included.
+	DiscoveryAuth bool `yaml:"discovery_auth"`
 	// JWKSFile is the product's public JWKS, served at /.well-known/jwks.json.
 	JWKSFile string `yaml:"jwks_file"`
 	// BodyLimit caps request bodies in bytes (default 5 MiB); beyond: 413.

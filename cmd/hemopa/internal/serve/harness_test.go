@@ -135,6 +135,8 @@ type serverOpts struct {
 	cache     bool // keep the decision caches (default off in tests: every request maps and evaluates afresh)
 	dev       bool
 	pas       pasService
+	// discoveryAuth sets discovery_auth: GET /cds-services needs a JWT.
+	discoveryAuth bool
 }
 
 // newTestServer starts the server on a loopback httptest listener with the
@@ -171,6 +173,7 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	if !o.cache {
 		cfg.Cache.Decisions = -1
 	}
+	cfg.DiscoveryAuth = o.discoveryAuth
 	logs := &syncBuffer{}
 	opts := []Option{WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), WithPipeline(testPipeline(t))}
 	if o.dev {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"hemopa/cmd/hemopa/internal/crd"
 	"hemopa/cmd/hemopa/internal/davinci"
 )
 
@@ -46,7 +45,7 @@ func (s *Server) handleHook(ctx context.Context, r *http.Request, body []byte, r
 	if err != nil {
 		return 0, nil, err
 	}
-	call := crd.Call{PatientID: req.Context.PatientID, Primary: svc.Primary}
+	call := hookCall(req, svc)
 	cards, actions := []any{}, []any{}
 	for i := range orders {
 		a, err := s.crd.Assess(&orders[i], call, record)
@@ -64,6 +63,7 @@ func (s *Server) handleHook(ctx context.Context, r *http.Request, body []byte, r
 			actions = append(actions, a.Action)
 		}
 	}
+	cards, actions = applyConfiguration(call.Config, cards, actions)
 	resp := davinci.O("cards", cards)
 	if len(actions) > 0 {
 		resp.Set("systemActions", actions)

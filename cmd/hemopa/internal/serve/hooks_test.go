@@ -99,10 +99,19 @@ func TestDiscovery(t *testing.T) {
 		if s.ID == "" || s.Title == "" || s.Description == "" {
 			t.Errorf("service %+v lacks id, title or description", s)
 		}
+		if s.Hook == hookEncStart || s.Hook == hookEncDischarge {
+			if len(s.Prefetch) != 0 {
+				t.Errorf("%s assesses no order but asks for prefetch %v", s.ID, s.Prefetch)
+			}
+			continue
+		}
 		for _, k := range []string{"patient", "coverage", "observations", "conditions", "medicationStatements", "questionnaireResponses", "practitionerRoles"} {
 			if !strings.Contains(s.Prefetch[k], "{{") {
 				t.Errorf("%s: prefetch %s = %q, want a template", s.ID, k, s.Prefetch[k])
 			}
+		}
+		if _, ok := s.Prefetch["serviceRequests"]; ok != (s.Hook == hookAppointment) {
+			t.Errorf("%s: serviceRequests prefetch %v, want it on appointment-book only", s.ID, ok)
 		}
 		if s.Prefetch["patient"] != "Patient/{{context.patientId}}" {
 			t.Errorf("%s: prefetch patient %q", s.ID, s.Prefetch["patient"])
@@ -112,8 +121,8 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	slices.Sort(hooks)
-	if !slices.Equal(hooks, []string{"order-dispatch", "order-select", "order-sign"}) {
-		t.Errorf("hooks %v", hooks)
+	if want := []string{"appointment-book", "encounter-discharge", "encounter-start", "order-dispatch", "order-select", "order-sign"}; !slices.Equal(hooks, want) {
+		t.Errorf("hooks %v, want %v", hooks, want)
 	}
 }
 

@@ -61,7 +61,7 @@ func TestBodyLimitAndRecovery(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	ts := newTestServer(t, serverOpts{rate: 1, burst: 2})
+	ts := newTestServer(t, serverOpts{rate: 1, burst: 2, discoveryAuth: true}) // buckets per issuer
 	var got []int
 	for range 3 {
 		status, _, hdr := ts.do(t, "GET", "/cds-services", nil, "")

@@ -50,17 +50,23 @@ func (r *record) decision() string {
 // api wraps an endpoint: request id, panic recovery, authentication (bare
 // 401), rate limit (429), body limit (413), OperationOutcome errors, one log
 // line and the metrics.
-func (s *Server) api(route string, h apiFunc) http.Handler {
+func (s *Server) api(route string, h apiFunc) http.Handler { return s.endpoint(route, h, true) }
+
+// open wraps an endpoint as api does but without authentication (the rate
+// limit is then per remote IP): discovery, when discovery_auth is off.
+func (s *Server) open(route string, h apiFunc) http.Handler { return s.endpoint(route, h, false) }
+
+func (s *Server) endpoint(route string, h apiFunc, authenticate bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &record{requestID: requestID(r)}
 		w.Header().Set("X-Request-Id", rec.requestID)
-		status := s.serveAPI(w, r, h, rec)
+		status := s.serveAPI(w, r, h, rec, authenticate)
 		s.finish(r, route, status, start, rec)
 	})
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, h apiFunc, rec *record) (status int) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, h apiFunc, rec *record, authenticate bool) (status int) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic", "request_id", rec.requestID, "panic", panicWord(p))
@@ -70,7 +76,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, h apiFunc, rec
 		}
 	}()
 	limitKey := "ip:" + remoteIP(r)
-	if s.ver != nil {
+	if s.ver != nil && authenticate {
 		// aud is the URL called: as decoded ($questionnaire-package) or as sent (%24…).
 		v, err := s.ver.verify(r.Context(), r, s.cfg.PublicBaseURL+r.URL.Path, s.cfg.PublicBaseURL+r.URL.EscapedPath())
 		if err != nil {

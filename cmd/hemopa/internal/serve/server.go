@@ -148,7 +148,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	api := func(pattern string, h apiFunc) { mux.Handle(pattern, s.api(pattern, h)) }
-	api("GET /cds-services", s.handleDiscovery)
+	discoveryEP := s.open // no PHI in it: open unless discovery_auth
+	if s.cfg.DiscoveryAuth {
+		discoveryEP = s.api
+	}
+	mux.Handle("GET /cds-services", discoveryEP("GET /cds-services", s.handleDiscovery))
 	api("POST /cds-services/{id}", s.handleHook)
 	api("POST /cds-services/{id}/feedback", s.handleFeedback)
 	api("POST /fhir/Questionnaire/$questionnaire-package", s.handleQuestionnairePackage)

@@ -19,6 +19,9 @@ const (
 	hookOrderSign     = cdshooks.OrderSign
 	hookOrderSelect   = cdshooks.OrderSelect
 	hookOrderDispatch = cdshooks.OrderDispatch
+	hookAppointment   = cdshooks.AppointmentBook
+	hookEncStart      = cdshooks.EncounterStart
+	hookEncDischarge  = cdshooks.EncounterDischarge
 )
 
 // DecodeHookRequest parses and checks a hook request (see cdshooks.Decode);

@@ -23,9 +23,12 @@ type Request struct {
 	// Prefetch by key: a present key whose value is JSON null means "searched,
 	// nothing found"; an absent key means "not prefetched".
 	Prefetch map[string]json.RawMessage `json:"prefetch"`
+	// Configuration is extension["davinci-crd.configuration"] over the
+	// defaults (CRD dev-14).
+	Configuration Configuration `json:"-"`
 }
 
-// Context is the context of the order hooks.
+// Context is the context of the hooks served.
 type Context struct {
 	UserID      string          `json:"userId"`
 	PatientID   string          `json:"patientId"`
@@ -33,8 +36,23 @@ type Context struct {
 	DraftOrders json.RawMessage `json:"draftOrders"` // order-sign, order-select: a Bundle
 	Selections  []string        `json:"selections"`  // order-select
 	// order-dispatch
-	DispatchedOrders []string `json:"dispatchedOrders"`
+	DispatchedOrders []string `json:"dispatchedOrders"` // CDS Hooks 2.0
+	Order            string   `json:"order"`            // CRD 2.x (the Inferno kit, the RI)
 	Performer        string   `json:"performer"`
+	// appointment-book: a Bundle of Appointments
+	Appointments json.RawMessage `json:"appointments"`
+}
+
+// DispatchedRefs are order-dispatch's orders: context.order then
+// context.dispatchedOrders, each once.
+func (c *Context) DispatchedRefs() []string {
+	var out []string
+	for _, r := range append([]string{c.Order}, c.DispatchedOrders...) {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // FHIRAuthorization is the EHR's access token for its FHIR server. It is
@@ -59,6 +77,12 @@ const (
 	OrderSign     = "order-sign"
 	OrderSelect   = "order-select"
 	OrderDispatch = "order-dispatch"
+	// AppointmentBook is CRD primary: the orders are the appointments' basedOn.
+	AppointmentBook = "appointment-book"
+	// EncounterStart and EncounterDischarge are CRD secondary: no order in
+	// context.
+	EncounterStart     = "encounter-start"
+	EncounterDischarge = "encounter-discharge"
 )
 
 // Decode parses and checks a hook request for a service's hook. Unparseable
@@ -123,7 +147,7 @@ func parse(body []byte) (*Request, error) {
 		})
 		return out
 	}
-	req := &Request{}
+	req := &Request{Configuration: DefaultConfiguration()}
 	seen := map[string]bool{}
 	gjson.Parse(view(body)).ForEach(func(k, v gjson.Result) bool {
 		if seen[k.Str] { // the first of duplicate keys counts
@@ -172,11 +196,21 @@ func parse(body []byte) (*Request, error) {
 					c.DispatchedOrders = strs(cv, "context.dispatchedOrders")
 				case "performer":
 					c.Performer = str(cv, "context.performer")
+				case "order":
+					c.Order = str(cv, "context.order")
+				case "appointments":
+					c.Appointments = rawOf(body, cv)
 				case "draftOrders":
 					c.DraftOrders = rawOf(body, cv)
 				}
 				return true
 			})
+		case "extension":
+			if obj(v, "extension") {
+				if cfg := v.Get(gjson.Escape(ConfigurationExtension)); cfg.Exists() {
+					errs = append(errs, req.Configuration.parse(cfg)...)
+				}
+			}
 		case "prefetch":
 			if !obj(v, "prefetch") {
 				break
@@ -260,16 +294,30 @@ func (r *Request) check(hook string) error {
 			}
 		}
 	case OrderDispatch:
-		if len(r.Context.DispatchedOrders) == 0 {
-			return unprocessable("context", "order-dispatch requires context.dispatchedOrders")
+		return r.checkDispatch()
+	case AppointmentBook:
+		return checkBundle(r.Context.Appointments, "context.appointments")
+	case EncounterStart, EncounterDischarge:
+		if r.Context.EncounterID == "" {
+			return unprocessable("context", "%s requires context.encounterId", r.Hook)
 		}
-		if r.Context.Performer == "" {
-			return unprocessable("context", "order-dispatch requires context.performer")
-		}
-		for _, s := range r.Context.DispatchedOrders {
-			if t, id, ok := strings.Cut(s, "/"); !ok || t == "" || id == "" || !slices.Contains(OrderTypes, t) {
-				return unprocessable("context", "context.dispatchedOrders must be references to orders (e.g. MedicationRequest/123)")
-			}
+	}
+	return nil
+}
+
+// checkDispatch requires order-dispatch's orders (context.order, the CRD
+// shape, or context.dispatchedOrders, the CDS Hooks one) and performer.
+func (r *Request) checkDispatch() error {
+	refs := r.Context.DispatchedRefs()
+	if len(refs) == 0 {
+		return unprocessable("context", "order-dispatch requires context.order or context.dispatchedOrders")
+	}
+	if r.Context.Performer == "" {
+		return unprocessable("context", "order-dispatch requires context.performer")
+	}
+	for _, s := range refs {
+		if t, id, ok := strings.Cut(s, "/"); !ok || t == "" || id == "" || !slices.Contains(OrderTypes, t) {
+			return unprocessable("context", "context.order and context.dispatchedOrders must be references to orders (e.g. MedicationRequest/123)")
 		}
 	}
 	return nil
