@@ -38,17 +38,24 @@ var geneTherapyTypes = []string{"MedicationRequest", "ServiceRequest", "DeviceRe
 // Medications a MedicationRequest may reference). The drug is read by the
 // mapping (HCPCS, RxNorm, NDC or name), as for a patient's record.
 func (s *Service) Orders(candidates, companions []resource) ([]Order, error) {
-	var out []Order
+	gene, _, err := s.Classify(candidates, companions)
+	return gene, err
+}
+
+// Classify sorts the orders among candidates into the gene therapy orders
+// hemopa decides and the others (Drug ""), which a primary hook still
+// answers with the payer's coverage information for unmanaged items.
+func (s *Service) Classify(candidates, companions []resource) (gene, other []Order, err error) {
 	for _, c := range candidates {
 		if !slices.Contains(geneTherapyTypes, c.Type) {
 			continue
 		}
 		if c.ID == "" {
-			return nil, unprocessable("order-id", "draft %s without an id", c.Type)
+			return nil, nil, unprocessable("order-id", "draft %s without an id", c.Type)
 		}
 		var f orderFields
 		if err := json.Unmarshal(c.Raw, &f); err != nil {
-			return nil, badRequest("bad-order", "%s: %s", c.Ref(), cdshooks.JSONProblem(err))
+			return nil, nil, badRequest("bad-order", "%s: %s", c.Ref(), cdshooks.JSONProblem(err))
 		}
 		o := Order{resource: c, eval: project(c)}
 		if f.Subject != nil {
@@ -59,21 +66,23 @@ func (s *Service) Orders(candidates, companions []resource) ([]Order, error) {
 		}
 		if c.Type == "DeviceRequest" {
 			if len(f.Code) == 0 {
+				other = append(other, o)
 				continue
 			}
 			o.eval = deviceAsService(c, &f)
 		}
 		drug, err := s.orderedDrug(o.eval, o.Subject, companions)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if drug == "" {
+			other = append(other, o)
 			continue
 		}
 		o.Drug = drug
-		out = append(out, o)
+		gene = append(gene, o)
 	}
-	return out, nil
+	return gene, other, nil
 }
 
 // orderKeys are the order fields the mapping reads. Orders are evaluated as

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"hemopa/rules"
 )
@@ -42,11 +43,16 @@ type CoverageInfo struct {
 	DocPurpose     []string // withpa | withclaim | withorder | retain-doc | OTH
 	InfoNeeded     []string // performer | location | timeframe | contract-window | detail-code | OTH
 	Reasons        []string // shown as reason.valueCodeableConcept.text
+	Details        []Detail // detail name-value pairs (at least one with info-needed OTH)
 	Questionnaires []string // canonical URLs (only with DocNeeded)
 	Date           string   // YYYY-MM-DD (required)
 	AssertionID    string   // coverage-assertion-id (required)
 	SatisfiedPAID  string   // only with PANeeded = satisfied
 }
+
+// Detail is one coverage-information detail: a named value qualifying the
+// assertion (rendered as detail.code text and detail.value string).
+type Detail struct{ Code, Value string }
 
 // Validate checks the required sub-extensions and the IG invariants:
 // not-covered forbids pa-needed (and any other covered value requires it);
@@ -88,6 +94,14 @@ func (c *CoverageInfo) Validate() error {
 	if len(c.Questionnaires) > 0 && c.DocNeeded == "" {
 		bad("questionnaire requires doc-needed")
 	}
+	if slices.Contains(c.InfoNeeded, InfoOther) && len(c.Details) == 0 {
+		bad("info-needed OTH requires a detail saying what is needed")
+	}
+	for _, d := range c.Details {
+		if d.Code == "" || d.Value == "" {
+			bad("a detail needs a code and a value")
+		}
+	}
 	if len(c.DocPurpose) > 0 && c.DocNeeded == "" {
 		bad("doc-purpose requires doc-needed")
 	}
@@ -117,6 +131,11 @@ func (c *CoverageInfo) Extension() *Object {
 	}
 	for _, r := range c.Reasons {
 		add("reason", "valueCodeableConcept", O("text", r))
+	}
+	for _, d := range c.Details {
+		subs = append(subs, O("url", "detail", "extension", A(
+			O("url", "code", "valueCodeableConcept", O("text", d.Code)),
+			O("url", "value", "valueString", d.Value))))
 	}
 	for _, q := range c.Questionnaires {
 		add("questionnaire", "valueCanonical", q)
@@ -167,6 +186,11 @@ func CoverageInfoFor(det *rules.Determination, in AssertionInput) *CoverageInfo 
 	case rules.Pend:
 		ci.Covered, ci.PANeeded, ci.InfoNeeded = Conditional, AuthNeeded, []string{InfoOther}
 		ci.Reasons = []string{plural(len(det.Missing), "item") + " of documentation needed to decide under " + det.Policy}
+		needed := strings.Join(det.Missing, "; ")
+		if needed == "" {
+			needed = "documentation the policy requires (see the payer's requirements)"
+		}
+		ci.Details = []Detail{{Code: "Documentation needed", Value: clipText(needed, 1000)}}
 		if in.AskDocumentation {
 			ci.DocNeeded, ci.DocPurpose = DocClinical, []string{DocWithPA}
 			ci.Questionnaires = []string{QuestionnaireCanonical}
@@ -174,6 +198,7 @@ func CoverageInfoFor(det *rules.Determination, in AssertionInput) *CoverageInfo 
 	case rules.Deny:
 		ci.Covered, ci.PANeeded, ci.InfoNeeded = Conditional, AuthNeeded, []string{InfoOther}
 		ci.Reasons = []string{"Predicted denial under " + det.Policy + ": " + failedList(det)}
+		ci.Details = []Detail{{Code: "Criteria not met", Value: clipText(failedList(det), 1000)}}
 	default: // not-covered
 		ci.Covered = NotCovered
 		ci.Reasons = []string{"Not covered under " + det.Policy + ": " + failedList(det)}
@@ -191,4 +216,15 @@ func failedList(det *rules.Determination) string {
 		return "criteria not met"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// clipText shortens s to at most n bytes on a rune boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -34,6 +34,11 @@ func TestCoverageInfoInvariants(t *testing.T) {
 		{"no assertion id", func(c *davinci.CoverageInfo) { c.AssertionID = "" }, "coverage-assertion-id"},
 		{"no coverage", func(c *davinci.CoverageInfo) { c.Coverage = "" }, "coverage is required"},
 		{"bad covered", func(c *davinci.CoverageInfo) { c.Covered = "maybe" }, "is not covered"},
+		{"OTH without detail", func(c *davinci.CoverageInfo) { c.Covered, c.InfoNeeded = "conditional", []string{"OTH"} }, "OTH requires a detail"},
+		{"OTH with detail", func(c *davinci.CoverageInfo) {
+			c.Covered, c.InfoNeeded, c.Details = "conditional", []string{"OTH"}, []davinci.Detail{{Code: "Documentation needed", Value: "FIX inhibitor titer"}}
+		}, ""},
+		{"detail without value", func(c *davinci.CoverageInfo) { c.Details = []davinci.Detail{{Code: "x"}} }, "code and a value"},
 	} {
 		c := base()
 		tc.edit(&c)

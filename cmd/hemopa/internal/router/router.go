@@ -45,6 +45,9 @@ type Config struct {
 	// DefaultPolicy is the policy per drug (Hemgenix, Beqvez, Roctavian)
 	// when the payer is not listed or has no policy for the drug.
 	DefaultPolicy map[string]string `yaml:"default_policy"`
+	// Unmanaged is the answer about orders hemopa has no policy for, for
+	// every payer that sets none (nil: DefaultUnmanaged).
+	Unmanaged *Unmanaged `yaml:"unmanaged"`
 }
 
 // Payer maps a payor to its policies (the first covering the drug wins).
@@ -54,6 +57,9 @@ type Payer struct {
 	Match    PayerMatch `yaml:"match"`
 	Policy   string     `yaml:"policy"`
 	Policies []string   `yaml:"policies"`
+	// Unmanaged is what this payer wants said about orders hemopa has no
+	// policy for (nil: the configuration's Unmanaged).
+	Unmanaged *Unmanaged `yaml:"unmanaged"`
 }
 
 // PayerMatch matches a payor: every field set must match.
@@ -82,14 +88,16 @@ var ErrUnrouted = errors.New("the payor is not one this service decides for, and
 // Router routes a drug under a payor to a policy. Build it with New; it is
 // immutable and safe for concurrent use.
 type Router struct {
-	payers   []payer
-	defaults map[string]*rules.Policy
+	payers    []payer
+	defaults  map[string]*rules.Policy
+	unmanaged Unmanaged
 }
 
 type payer struct {
-	name     string
-	match    PayerMatch
-	policies []*rules.Policy
+	name      string
+	match     PayerMatch
+	policies  []*rules.Policy
+	unmanaged *Unmanaged
 }
 
 // Normalize folds each payer's Policy shorthand into its Policies (then
@@ -110,7 +118,13 @@ func New(cat *rules.Catalog, cfg Config) (*Router, error) {
 	cfg.Normalize()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	r := &Router{defaults: map[string]*rules.Policy{}}
+	r := &Router{defaults: map[string]*rules.Policy{}, unmanaged: DefaultUnmanaged}
+	if cfg.Unmanaged != nil {
+		if err := cfg.Unmanaged.check("unmanaged"); err != nil {
+			bad("%v", err)
+		}
+		r.unmanaged = *cfg.Unmanaged
+	}
 	for i, p := range cfg.Payers {
 		where := fmt.Sprintf("payers[%d] (%s)", i, p.Name)
 		m := p.Match
@@ -124,6 +138,13 @@ func New(cat *rules.Catalog, cfg Config) (*Router, error) {
 			bad("%s: policy or policies is required", where)
 		}
 		py := payer{name: p.Name, match: m}
+		if p.Unmanaged != nil {
+			if err := p.Unmanaged.check(where + ".unmanaged"); err != nil {
+				bad("%v", err)
+			}
+			u := *p.Unmanaged
+			py.unmanaged = &u
+		}
 		for _, id := range p.Policies {
 			pol, err := cat.Lookup(id)
 			if err != nil {

@@ -192,6 +192,25 @@ func (t *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // page of several, which CDS Hooks forbids) is fetched again from fhirServer,
 // and when it cannot be, or a fetched search has more pages than the client
 // reads (fhir.ErrTooManyPages), the answer is a 412 — for optional keys too.
+// coverages gathers the coverage key alone: what an answer about orders
+// hemopa does not decide needs, without reading (or validating) the rest of
+// the prefetch.
+func (g *gatherer) coverages(ctx context.Context) ([]resource, error) {
+	only := *g
+	only.keys = nil
+	for _, k := range g.keys {
+		if k.Name == "coverage" {
+			only.keys = append(only.keys, k)
+		}
+	}
+	d, err := only.collect(ctx)
+	g.used = g.used || only.used
+	if err != nil {
+		return nil, err
+	}
+	return d.byKey["coverage"], nil
+}
+
 func (g *gatherer) collect(ctx context.Context) (*patientData, error) {
 	d := &patientData{keys: g.keys, byKey: map[string][]resource{}}
 	type fetch struct {
