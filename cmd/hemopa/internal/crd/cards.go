@@ -21,7 +21,7 @@ const (
 type cardInput struct {
 	Order    *Order
 	Dec      *decision
-	Payer    string // configured payer name, or ""
+	Payer    string // the insurer as the card names it (see insurer)
 	Coverage string // Coverage reference
 	Primary  bool   // order-sign / order-dispatch: documentation may be asked for
 }
@@ -41,10 +41,7 @@ func (s *Service) card(in cardInput) *davinci.Object {
 	default:
 		summary, indicator = drug+": not covered under "+det.Policy, "critical"
 	}
-	label := "hemopa"
-	if in.Payer != "" {
-		label += " · " + in.Payer
-	}
+	label := in.Payer
 	links := []any{davinci.O("label", "Policy: "+det.Title, "url", s.link(det.Policy), "type", "absolute")}
 	if det.Decision == rules.Pend && in.Primary && s.dtrLaunch != "" {
 		app, _ := json.Marshal(map[string]any{
@@ -64,6 +61,26 @@ func (s *Service) card(in cardInput) *davinci.Object {
 		"source", davinci.O("label", label, "topic",
 			davinci.O("system", crdTempSystem, "code", "coverage-info", "display", "Coverage Information")),
 		"links", links)
+}
+
+// insurer is the card's source.label — the insurer, not the product (CRD
+// resp-4): the configured payer's name, else the Coverage's first payor
+// display, else the payor reference.
+func insurer(configured string, cv *coverage) string {
+	if configured != "" {
+		return configured
+	}
+	for _, p := range cv.Payor {
+		if p.Display != "" {
+			return p.Display
+		}
+	}
+	for _, p := range cv.Payor {
+		if p.Reference != "" {
+			return p.Reference
+		}
+	}
+	return "The patient's payer"
 }
 
 // cardDetail is the markdown a clinician reads.

@@ -214,6 +214,9 @@ func checkCard(t *testing.T, resp hookResponse, want rules.Decision, primary boo
 	if c.Source.Label == "" || c.Source.Topic.Code != "coverage-info" || c.UUID == "" || c.Detail == "" {
 		t.Errorf("card source/uuid/detail: %+v", c)
 	}
+	if strings.Contains(strings.ToLower(c.Source.Label), "hemopa") {
+		t.Errorf("source.label %q: the insurer, not the product (CRD resp-4)", c.Source.Label)
+	}
 	var smart, absolute int
 	for _, l := range c.Links {
 		switch l.Type {
