@@ -221,7 +221,6 @@ default_policy:
   Hemgenix: label-aligned-hemgenix
   Beqvez: label-aligned-beqvez
   Roctavian: ny-pharmacy-109-roctavian
-dtr_launch_url: https://dtr.example.org/launch
 rate_limit: {per_second: -1}
 as_of: ` + sampleAsOf + `
 pas:

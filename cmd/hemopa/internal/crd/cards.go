@@ -1,7 +1,6 @@
 package crd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -42,17 +41,10 @@ func (s *Service) card(in cardInput) *davinci.Object {
 		summary, indicator = drug+": not covered under "+det.Policy, "critical"
 	}
 	label := in.Payer
+	// DTR is launched from the coverage information (doc-needed + the
+	// Questionnaire), not from a SMART link on the card: CRD 2.x says SMART
+	// links are no longer to be used for launching DTR.
 	links := []any{davinci.O("label", "Policy: "+det.Title, "url", s.link(det.Policy), "type", "absolute")}
-	if det.Decision == rules.Pend && in.Primary && s.dtrLaunch != "" {
-		app, _ := json.Marshal(map[string]any{
-			"questionnaire": []string{davinci.QuestionnaireCanonical},
-			"order":         in.Order.Ref(),
-			"coverage":      in.Coverage,
-			"context":       in.Dec.Key,
-		})
-		links = append([]any{davinci.O("label", "Complete the "+drug+" documentation (DTR)", "url", s.dtrLaunch,
-			"type", "smart", "appContext", string(app))}, links...)
-	}
 	return davinci.O(
 		"uuid", newUUID(),
 		"summary", clip(summary, 139),
@@ -101,13 +93,13 @@ func cardDetail(det *rules.Determination, primary bool) string {
 		if primary {
 			b.WriteString("Prior authorization is required and cannot be decided yet. Missing:\n\n")
 		} else {
-			b.WriteString("Prior authorization is required. When the order is signed this will be asked for:\n\n")
+			b.WriteString("Prior authorization is required and cannot be decided yet. Still needed:\n\n")
 		}
 		for _, m := range det.Missing {
 			b.WriteString("- " + mdEscape(m) + "\n")
 		}
 		if primary {
-			b.WriteString("\nComplete the documentation form (DTR); it is pre-filled with what the record already answers.\n")
+			b.WriteString("\nComplete the documentation form (DTR, launched from this order's coverage information); it is pre-filled with what the record already answers.\n")
 		}
 	case rules.Deny:
 		b.WriteString("Prior authorization is required and, on the current record, would be denied. Not met:\n\n")

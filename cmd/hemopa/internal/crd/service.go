@@ -11,17 +11,15 @@ import (
 // Service decides hook orders and questionnaire packages. Build it with
 // New; it is safe for concurrent use.
 type Service struct {
-	p         *pipeline.Pipeline
-	router    *router.Router
-	dec       *decider
-	link      func(policyID string) string
-	dtrLaunch string
-	day       func() time.Time
+	p      *pipeline.Pipeline
+	router *router.Router
+	dec    *decider
+	link   func(policyID string) string
+	day    func() time.Time
 }
 
 type options struct {
 	link      func(string) string
-	dtrLaunch string
 	day       func() time.Time
 	cacheSize int
 	cacheTTL  time.Duration
@@ -36,10 +34,6 @@ type Option func(*options)
 func WithPolicyLink(link func(policyID string) string) Option {
 	return func(o *options) { o.link = link }
 }
-
-// WithDTRLaunch sets the SMART app a pend card's DTR link launches ("", the
-// default, omits the link).
-func WithDTRLaunch(url string) Option { return func(o *options) { o.dtrLaunch = url } }
 
 // WithEvalDay sets the day determinations are made as of (default: today, UTC).
 func WithEvalDay(day func() time.Time) Option { return func(o *options) { o.day = day } }
@@ -67,7 +61,7 @@ func New(p *pipeline.Pipeline, r *router.Router, opts ...Option) *Service {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &Service{p: p, router: r, link: o.link, dtrLaunch: o.dtrLaunch, day: o.day,
+	return &Service{p: p, router: r, link: o.link, day: o.day,
 		dec: newDecider(p, o.cacheSize, o.cacheTTL, o.observe)}
 }
 

@@ -35,8 +35,6 @@ type Config struct {
 	// policies use PolicyLinkTemplate with {policy} replaced.
 	PolicyLinks        map[string]string `yaml:"policy_links"`
 	PolicyLinkTemplate string            `yaml:"policy_link_template"`
-	// DTRLaunchURL is the SMART app the cards' DTR link launches ("" omits it).
-	DTRLaunchURL string `yaml:"dtr_launch_url"`
 	// DiscoveryAuth requires a JWT on GET /cds-services too (default false:
 	// discovery is open, it carries no PHI). Hook, feedback, DTR and PAS
 	// endpoints always verify the JWT, jti replay included.

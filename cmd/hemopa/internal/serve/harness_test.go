@@ -114,7 +114,6 @@ default_policy:
   Roctavian: ny-pharmacy-109-roctavian
 policy_links:
   ucare-hemgenix: https://www.ucare.org/policies/hemgenix.pdf
-dtr_launch_url: https://dtr.example.org/launch
 jwks_file: %s
 as_of: ` + asOf + `
 rate_limit: {per_second: %d, burst: %d}

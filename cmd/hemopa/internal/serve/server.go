@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		}
 		s.p = p
 	}
-	s.crd = crd.New(s.p, cfg.Router(), crd.WithPolicyLink(cfg.policyLink), crd.WithDTRLaunch(cfg.DTRLaunchURL),
+	s.crd = crd.New(s.p, cfg.Router(), crd.WithPolicyLink(cfg.policyLink),
 		crd.WithEvalDay(cfg.evalDay), crd.WithCache(cfg.Cache.Decisions, cfg.Cache.TTL), crd.WithCacheObserver(s.m.cache))
 	s.prefetch = prefetchKeys(s.p.Mapper.LabCodes())
 	s.lim = newLimiters(cfg.RateLimit)
