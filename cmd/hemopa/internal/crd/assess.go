@@ -3,6 +3,7 @@ package crd
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/tidwall/gjson"
 
@@ -94,6 +95,9 @@ func patientResources(o *Order, rec *Record) []resource {
 
 // systemAction is the update of the draft order carrying the coverage
 // information extension (replacing an earlier one for the same Coverage).
+// When the order already carries the same coverage information (all but its
+// date), there is nothing to update and the action is nil: CRD resp-35 sends
+// a systemAction only when something changed.
 func systemAction(o *Order, ci *davinci.CoverageInfo, policy string) (*davinci.Object, error) {
 	res, err := orderedObject(o.Raw)
 	if err != nil {
@@ -108,6 +112,8 @@ func systemAction(o *Order, ci *davinci.CoverageInfo, policy string) (*davinci.O
 		for _, e := range old {
 			if !sameCoverageInfo(e, ci.Coverage) {
 				exts = append(exts, e)
+			} else if unchanged(e, ci) {
+				return nil, nil
 			}
 		}
 	}
@@ -136,6 +142,37 @@ func sameCoverageInfo(raw json.RawMessage, coverage string) bool {
 		}
 	}
 	return false
+}
+
+// unchanged reports an order's coverage-information extension that says
+// what ci says, its assertion date aside. The comparison is of the JSON
+// values (key order and string escapes as the EHR wrote them do not matter).
+func unchanged(old json.RawMessage, ci *davinci.CoverageInfo) bool {
+	b, err := davinci.JSON(ci.Extension(), false)
+	if err != nil {
+		return false
+	}
+	a, okA := withoutDate(old)
+	n, okN := withoutDate(b)
+	return okA && okN && reflect.DeepEqual(a, n)
+}
+
+// withoutDate is a coverage-information extension's sub-extensions other
+// than date, decoded, in order.
+func withoutDate(ext []byte) ([]any, bool) {
+	var e struct {
+		Extension []map[string]any `json:"extension"`
+	}
+	if json.Unmarshal(ext, &e) != nil {
+		return nil, false
+	}
+	var out []any
+	for _, s := range e.Extension {
+		if s["url"] != "date" {
+			out = append(out, s)
+		}
+	}
+	return out, true
 }
 
 // orderedObject reads a JSON object keeping its key order (values raw).
