@@ -325,3 +325,12 @@ func TestTablesUseKnownFacts(t *testing.T) {
 		}
 	}
 }
+
+func TestBillingCode(t *testing.T) {
+	m, _ := New(testCat())
+	for drug, want := range map[string]string{"Hemgenix": "J1411", "Roctavian": "J1412", "Beqvez": "J1414", "aspirin": ""} {
+		if got := m.BillingCode(drug); got != want {
+			t.Errorf("BillingCode(%s) = %q, want %q", drug, got, want)
+		}
+	}
+}

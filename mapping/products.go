@@ -404,3 +404,20 @@ func (c *mapCall) mapPrescriber() {
 		c.chart.Read["PractitionerRole"]++
 	}
 }
+
+// BillingCode is the HCPCS code products.yaml gives a drug (J1411 for
+// Hemgenix), "" when it gives none: the code a claim for the drug is billed
+// under, as CRD's coverage information names it.
+func (m *Mapper) BillingCode(drug string) string {
+	for _, p := range m.products {
+		if !strings.EqualFold(p.Name, drug) {
+			continue
+		}
+		for _, c := range p.Codes {
+			if sys, code, _ := strings.Cut(c, "|"); sys == "hcpcs" {
+				return code
+			}
+		}
+	}
+	return ""
+}

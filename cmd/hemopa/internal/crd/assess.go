@@ -70,7 +70,8 @@ func (s *Service) Assess(o *Order, call Call, rec *Record) (Assessment, error) {
 	if err != nil {
 		return Assessment{}, err
 	}
-	ci := davinci.CoverageInfoFor(dec.Det, davinci.AssertionInput{Coverage: cv.Ref(), AssertionID: dec.Key, AskDocumentation: call.Primary})
+	ci := davinci.CoverageInfoFor(dec.Det, davinci.AssertionInput{Coverage: cv.Ref(), AssertionID: dec.Key, AskDocumentation: call.Primary,
+		BillingCode: s.p.Mapper.BillingCode(o.Drug)})
 	if err := ci.Validate(); err != nil {
 		return Assessment{}, fmt.Errorf("%s: %w", pol.ID, err)
 	}

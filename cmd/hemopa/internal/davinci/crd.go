@@ -44,6 +44,7 @@ type CoverageInfo struct {
 	InfoNeeded     []string // performer | location | timeframe | contract-window | detail-code | OTH
 	Reasons        []string // shown as reason.valueCodeableConcept.text
 	Details        []Detail // detail name-value pairs (at least one with info-needed OTH)
+	BillingCodes   []string // HCPCS codes the claim must use for the assertion to hold
 	Questionnaires []string // canonical URLs (only with DocNeeded)
 	Date           string   // YYYY-MM-DD (required)
 	AssertionID    string   // coverage-assertion-id (required)
@@ -129,6 +130,9 @@ func (c *CoverageInfo) Extension() *Object {
 	for _, i := range c.InfoNeeded {
 		add("info-needed", "valueCode", i)
 	}
+	for _, code := range c.BillingCodes {
+		add("billingCode", "valueCoding", O("system", HCPCSSystem, "code", code))
+	}
 	for _, r := range c.Reasons {
 		add("reason", "valueCodeableConcept", O("text", r))
 	}
@@ -148,8 +152,14 @@ func (c *CoverageInfo) Extension() *Object {
 	return O("url", CoverageInfoURL, "extension", subs)
 }
 
+// HCPCSSystem is the code system of HCPCS Level II codes.
+const HCPCSSystem = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+
 // AssertionInput is what CoverageInfoFor needs besides the determination.
 type AssertionInput struct {
+	// BillingCode is the drug's HCPCS code (J1411 …), named as the code the
+	// claim must use wherever the order is not not-covered; "" for none.
+	BillingCode string
 	Coverage    string // Coverage reference
 	AssertionID string // e.g. Key(patient, det, facts)
 	// AskDocumentation is false on secondary hooks (order-select): no
@@ -202,6 +212,9 @@ func CoverageInfoFor(det *rules.Determination, in AssertionInput) *CoverageInfo 
 	default: // not-covered
 		ci.Covered = NotCovered
 		ci.Reasons = []string{"Not covered under " + det.Policy + ": " + failedList(det)}
+	}
+	if in.BillingCode != "" && ci.Covered != NotCovered {
+		ci.BillingCodes = []string{in.BillingCode}
 	}
 	return ci
 }

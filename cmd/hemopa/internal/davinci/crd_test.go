@@ -70,14 +70,17 @@ func TestCoverageInfoFor(t *testing.T) {
 		primary  bool
 		want     map[string]string // sub-extension → value; "-" absent
 	}{
-		{rules.Approve, true, map[string]string{"covered": "covered", "pa-needed": "auth-needed", "doc-needed": "-", "questionnaire": "-", "info-needed": "-"}},
+		{rules.Approve, true, map[string]string{"covered": "covered", "pa-needed": "auth-needed", "doc-needed": "-", "questionnaire": "-", "info-needed": "-", "billingCode": "(complex)"}},
 		{rules.Pend, true, map[string]string{"covered": "conditional", "pa-needed": "auth-needed", "doc-needed": "clinical", "doc-purpose": "withpa",
 			"info-needed": "OTH", "questionnaire": davinci.QuestionnaireCanonical}},
 		{rules.Pend, false, map[string]string{"covered": "conditional", "pa-needed": "auth-needed", "doc-needed": "-", "questionnaire": "-", "info-needed": "OTH"}},
 		{rules.Deny, true, map[string]string{"covered": "conditional", "pa-needed": "auth-needed", "doc-needed": "-", "questionnaire": "-", "info-needed": "OTH"}},
-		{rules.NotCovered, true, map[string]string{"covered": "not-covered", "pa-needed": "-", "doc-needed": "-", "questionnaire": "-"}},
+		{rules.NotCovered, true, map[string]string{"covered": "not-covered", "pa-needed": "-", "doc-needed": "-", "questionnaire": "-", "billingCode": "-"}},
 	} {
-		ci := davinci.CoverageInfoFor(determination(tc.decision), davinci.AssertionInput{Coverage: "Coverage/c1", AssertionID: "k1", AskDocumentation: tc.primary})
+		ci := davinci.CoverageInfoFor(determination(tc.decision), davinci.AssertionInput{Coverage: "Coverage/c1", AssertionID: "k1", AskDocumentation: tc.primary, BillingCode: "J1411"})
+		if tc.decision != rules.NotCovered && (len(ci.BillingCodes) != 1 || ci.BillingCodes[0] != "J1411") {
+			t.Errorf("%s: billing codes %v, want J1411", tc.decision, ci.BillingCodes)
+		}
 		if err := ci.Validate(); err != nil {
 			t.Errorf("%s: %v", tc.decision, err)
 		}
