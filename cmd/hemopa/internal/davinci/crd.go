@@ -52,8 +52,16 @@ type CoverageInfo struct {
 }
 
 // Detail is one coverage-information detail: a named value qualifying the
-// assertion (rendered as detail.code text and detail.value string).
+// assertion. It is rendered with category cat-other (it neither limits the
+// coverage statement nor weighs on the decision to treat: it says what to do)
+// and code instructions of the CRD coverage-detail code system, Code as the
+// code's text and Value as a string.
 type Detail struct{ Code, Value string }
+
+// detailCodeSystem is the code system of coverage-information detail codes
+// (the category's codes are CRD's coverage-information-codes, given as a
+// bare code).
+const detailCodeSystem = "http://terminology.hl7.org/CodeSystem/crd-coverage-detail"
 
 // Validate checks the required sub-extensions and the IG invariants:
 // not-covered forbids pa-needed (and any other covered value requires it);
@@ -138,7 +146,8 @@ func (c *CoverageInfo) Extension() *Object {
 	}
 	for _, d := range c.Details {
 		subs = append(subs, O("url", "detail", "extension", A(
-			O("url", "code", "valueCodeableConcept", O("text", d.Code)),
+			O("url", "category", "valueCode", "cat-other"),
+			O("url", "code", "valueCodeableConcept", O("coding", A(O("system", detailCodeSystem, "code", "instructions")), "text", d.Code)),
 			O("url", "value", "valueString", d.Value))))
 	}
 	for _, q := range c.Questionnaires {

@@ -99,7 +99,14 @@ func hasDetail(t *testing.T, res json.RawMessage) bool {
 	}
 	for _, e := range r.Extension {
 		for _, s := range e.Extension {
-			if s.URL == "detail" && len(s.Extension) == 2 && s.Extension[0].URL == "code" && s.Extension[1].URL == "value" {
+			if s.URL != "detail" {
+				continue
+			}
+			got := map[string]bool{}
+			for _, d := range s.Extension {
+				got[d.URL] = true
+			}
+			if got["category"] && got["code"] && got["value"] {
 				return true
 			}
 		}
