@@ -35,8 +35,11 @@ func parseCoverage(r resource) (*coverage, error) {
 }
 
 // pickCoverage chooses the Coverage an order is about: the first of the
-// order's insurance references found among the coverages, else the first
-// active coverage. nil means the patient has none on record.
+// order's insurance references found among the coverages, else the one
+// active coverage. Several active Coverages and an order naming none of them
+// is a 400 (CRD hook-13: the service cannot tell which plan the order is
+// under, and taking the first would answer for a plan at random). nil means
+// the patient has none on record.
 func pickCoverage(o *Order, covs []resource) (*coverage, error) {
 	byID := map[string]resource{}
 	for _, c := range covs {
@@ -54,6 +57,7 @@ func pickCoverage(o *Order, covs []resource) (*coverage, error) {
 	if len(o.Insurance) > 0 {
 		return nil, badRequest("unknown-coverage", "%s names a Coverage that is not in the prefetch coverage", o.Ref())
 	}
+	var active []*coverage
 	for _, c := range covs {
 		if c.Type != "Coverage" {
 			continue
@@ -63,10 +67,16 @@ func pickCoverage(o *Order, covs []resource) (*coverage, error) {
 			return nil, err
 		}
 		if cv.Status == "" || cv.Status == "active" {
-			return cv, nil
+			active = append(active, cv)
 		}
 	}
-	return nil, nil
+	switch len(active) {
+	case 0:
+		return nil, nil
+	case 1:
+		return active[0], nil
+	}
+	return nil, badRequest("several-coverages", "%s names no Coverage (insurance) and the patient has %d active Coverages: say which plan the order is under", o.Ref(), len(active))
 }
 
 // payors are the Coverage's payors as the router reads them.

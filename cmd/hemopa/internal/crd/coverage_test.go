@@ -49,3 +49,37 @@ func TestPolicyFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPickCoverage: the order's insurance names the Coverage; without one,
+// the single active Coverage; several active and none named is a 400
+// (hook-13); inactive Coverages do not count.
+func TestPickCoverage(t *testing.T) {
+	cov := func(id, status string) resource {
+		return resource{Type: "Coverage", ID: id, Raw: []byte(`{"resourceType":"Coverage","id":"` + id + `","status":"` + status + `"}`)}
+	}
+	for _, tc := range []struct {
+		name      string
+		insurance []string
+		covs      []resource
+		want      string // Coverage id, "" none, "400" refused
+	}{
+		{"named", []string{"Coverage/b"}, []resource{cov("a", "active"), cov("b", "active")}, "b"},
+		{"single active", nil, []resource{cov("a", "cancelled"), cov("b", "active")}, "b"},
+		{"none active", nil, []resource{cov("a", "cancelled")}, ""},
+		{"several active, none named", nil, []resource{cov("a", "active"), cov("b", "active")}, "400"},
+		{"named but not in the prefetch", []string{"Coverage/z"}, []resource{cov("a", "active")}, "400"},
+	} {
+		cv, err := pickCoverage(&Order{resource: resource{Type: "MedicationRequest", ID: "mr"}, Insurance: tc.insurance}, tc.covs)
+		var ce *cdshooks.Error
+		switch {
+		case tc.want == "400":
+			if !errors.As(err, &ce) || ce.Status != 400 {
+				t.Errorf("%s: %v, %v; want a 400", tc.name, cv, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want == "" && cv != nil, tc.want != "" && (cv == nil || cv.ID != tc.want):
+			t.Errorf("%s: %+v, want %q", tc.name, cv, tc.want)
+		}
+	}
+}
