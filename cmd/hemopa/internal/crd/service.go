@@ -17,6 +17,8 @@ type Service struct {
 	link      func(policyID string) string
 	dtrLaunch string
 	day       func() time.Time
+	auths     Authorizations // nil: never satisfied (see authorize.go)
+	authErr   func(error)
 }
 
 type options struct {
@@ -26,6 +28,8 @@ type options struct {
 	cacheSize int
 	cacheTTL  time.Duration
 	observe   func(cache string, hit bool)
+	auths     Authorizations
+	authErr   func(error)
 }
 
 // Option configures New.
@@ -67,7 +71,7 @@ func New(p *pipeline.Pipeline, r *router.Router, opts ...Option) *Service {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &Service{p: p, router: r, link: o.link, dtrLaunch: o.dtrLaunch, day: o.day,
+	return &Service{p: p, router: r, link: o.link, dtrLaunch: o.dtrLaunch, day: o.day, auths: o.auths, authErr: o.authErr,
 		dec: newDecider(p, o.cacheSize, o.cacheTTL, o.observe)}
 }
 
