@@ -69,7 +69,8 @@ func runServe(ctx context.Context, args []string, env *Env) error {
 		return usagef("%v", err)
 	}
 	defer claims.Close()
-	opts = append(opts, serve.WithPipeline(p), serve.WithPAS(claims))
+	// The PAS store also keeps the authorizations CRD grants at order time.
+	opts = append(opts, serve.WithPipeline(p), serve.WithPAS(claims), serve.WithAuthorizations(claims))
 	s, err := serve.New(ctx, cfg, opts...)
 	if err != nil {
 		return usagef("%v", err)

@@ -72,6 +72,7 @@ func (s *Service) Assess(o *Order, call Call, rec *Record) (Assessment, error) {
 	}
 	ci := davinci.CoverageInfoFor(dec.Det, davinci.AssertionInput{Coverage: cv.Ref(), AssertionID: dec.Key, AskDocumentation: call.Primary,
 		BillingCode: s.p.Mapper.BillingCode(o.Drug)})
+	s.authorize(o, call, cv, dec, ci) // pa-needed satisfied where the payer authorizes at order time (authorize.go)
 	if err := ci.Validate(); err != nil {
 		return Assessment{}, fmt.Errorf("%s: %w", pol.ID, err)
 	}

@@ -11,11 +11,13 @@ import (
 // Service decides hook orders and questionnaire packages. Build it with
 // New; it is safe for concurrent use.
 type Service struct {
-	p      *pipeline.Pipeline
-	router *router.Router
-	dec    *decider
-	link   func(policyID string) string
-	day    func() time.Time
+	p       *pipeline.Pipeline
+	router  *router.Router
+	dec     *decider
+	link    func(policyID string) string
+	day     func() time.Time
+	auths   Authorizations // nil: never satisfied (see authorize.go)
+	authErr func(error)
 }
 
 type options struct {
@@ -24,6 +26,8 @@ type options struct {
 	cacheSize int
 	cacheTTL  time.Duration
 	observe   func(cache string, hit bool)
+	auths     Authorizations
+	authErr   func(error)
 }
 
 // Option configures New.
@@ -61,7 +65,7 @@ func New(p *pipeline.Pipeline, r *router.Router, opts ...Option) *Service {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &Service{p: p, router: r, link: o.link, day: o.day,
+	return &Service{p: p, router: r, link: o.link, day: o.day, auths: o.auths, authErr: o.authErr,
 		dec: newDecider(p, o.cacheSize, o.cacheTTL, o.observe)}
 }
 

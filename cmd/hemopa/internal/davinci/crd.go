@@ -186,8 +186,8 @@ const QuestionnaireVersion = "1.0.0"
 // CoverageInfoFor maps a determination to a CRD coverage assertion:
 //
 //   - approve: covered, auth-needed (the product decides through PAS, so a
-//     PA is still required; the engine predicts approval). No stored approval
-//     is looked up, so never satisfied.
+//     PA is still required; the engine predicts approval). crd turns it into
+//     satisfied where the payer authorizes at order time (crd/authorize.go).
 //   - pend: conditional, auth-needed, info-needed OTH, reason "N items of
 //     documentation needed"; on primary hooks also doc-needed clinical,
 //     doc-purpose withpa and the attestation Questionnaire.

@@ -1,6 +1,7 @@
 package pas
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -16,7 +17,7 @@ import (
 // adjudicate decides every claim line and renders the responses: read the
 // patient's chart, decide the gene therapy lines, let administration lines
 // follow them, check the billing and coding rules, render.
-func (s *Service) adjudicate(r *request, key string, pl *plan) (*Record, error) {
+func (s *Service) adjudicate(ctx context.Context, r *request, key string, pl *plan) (*Record, error) {
 	cv, chart, err := s.readChart(r, pl)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,11 @@ func (s *Service) adjudicate(r *request, key string, pl *plan) (*Record, error) 
 	}
 	ls.followGeneTherapies()
 	errs := checkCoding(r, cv, ls.info, claimTypeIs(cv.Type, "institutional"))
-	return r.render(key, cv, ls, errs, now, asOf)
+	auth, err := s.orderAuthorization(ctx, r, pl.drugs, asOf.Format("2006-01-02"))
+	if err != nil {
+		return nil, fmt.Errorf("look up the order's authorization: %w", err)
+	}
+	return r.render(key, cv, ls, errs, now, asOf, auth)
 }
 
 // readChart decodes the bundle and maps the record of the Claim's patient.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hemopa/cmd/hemopa/internal/davinci"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,7 +27,9 @@ import (
 // on PostgreSQL instead (see README.md).
 //
 // Layout: bucket "records" maps the submission key to the Record (see
-// encodeRecord); bucket "by-claim" holds "<identifier value>\x00<key>" → nil.
+// encodeRecord); bucket "by-claim" holds "<identifier value>\x00<key>" → nil;
+// bucket "order-authorizations" maps "<patient>\x00<order>\x00<drug>" to the
+// authorization granted at order time, as JSON.
 type BoltStore struct {
 	db *bolt.DB
 }
@@ -34,6 +37,7 @@ type BoltStore struct {
 var (
 	recordsBucket = []byte("records")
 	claimsBucket  = []byte("by-claim")
+	authsBucket   = []byte("order-authorizations")
 )
 
 // OpenBolt opens (creating it and its directory if needed) the store at path.
@@ -48,7 +52,7 @@ func OpenBolt(path string) (*BoltStore, error) {
 		return nil, fmt.Errorf("pas: open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{recordsBucket, claimsBucket} {
+		for _, b := range [][]byte{recordsBucket, claimsBucket, authsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -228,4 +232,45 @@ func (b *BoltStore) ListByClaim(ctx context.Context, value string) ([]*Record, e
 		return nil, fmt.Errorf("pas: list submissions by claim: %w", err)
 	}
 	return out, nil
+}
+
+// RecordAuthorization implements Store.
+func (b *BoltStore) RecordAuthorization(ctx context.Context, a davinci.OrderAuthorization) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	val, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("pas: encode authorization: %w", err)
+	}
+	err = b.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(authsBucket).Put([]byte(authorizationKey(a.Patient, a.Order, a.Drug)), val)
+	})
+	if err != nil {
+		return fmt.Errorf("pas: record authorization: %w", err)
+	}
+	return nil
+}
+
+// OrderAuthorization implements Store.
+func (b *BoltStore) OrderAuthorization(ctx context.Context, patient, order, drug string) (*davinci.OrderAuthorization, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var a *davinci.OrderAuthorization
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(authsBucket).Get([]byte(authorizationKey(patient, order, drug)))
+		if v == nil {
+			return ErrNoAuthorization
+		}
+		a = &davinci.OrderAuthorization{}
+		return json.Unmarshal(v, a)
+	})
+	if errors.Is(err, ErrNoAuthorization) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pas: load authorization: %w", err)
+	}
+	return a, nil
 }

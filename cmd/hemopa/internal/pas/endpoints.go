@@ -49,7 +49,7 @@ func (s *Service) Submit(ctx context.Context, body []byte) (status int, resp []b
 		case <-ctx.Done():
 			return s.reject(ctx, "submit", start, fmt.Errorf("wait to decide: %w", ctx.Err()))
 		}
-		rec, err = s.adjudicate(r, key, pl)
+		rec, err = s.adjudicate(ctx, r, key, pl)
 		<-s.work
 		if err != nil {
 			return s.reject(ctx, "submit", start, err)

@@ -10,12 +10,18 @@ import (
 )
 
 // render builds the stored Record: the decided lines with their review
-// actions, and the response bundle for $submit and for $inquire.
-func (r *request) render(key string, cv *claimView, ls *lines, errs []davinci.PASError, now, asOf time.Time) (*Record, error) {
+// actions, and the response bundle for $submit and for $inquire. auth is
+// the authorization granted at order time for the Claim's order (nil:
+// none): when every gene therapy line is still approved, its id is the
+// preAuthRef.
+func (r *request) render(key string, cv *claimView, ls *lines, errs []davinci.PASError, now, asOf time.Time, auth *davinci.OrderAuthorization) (*Record, error) {
 	for i := range ls.items {
 		ls.recs[i].ReviewAction, _ = davinci.PASReviewAction(ls.items[i])
 	}
 	preAuthRef := davinci.PreAuthRef(key)
+	if auth != nil && ls.allApproved() {
+		preAuthRef = auth.ID
+	}
 	resp := davinci.PASResponse{
 		ID: key, Type: cv.Type, PreAuthRef: preAuthRef, AsOf: asOf.Format("2006-01-02"), Items: ls.items, Errors: errs,
 		Subject: davinci.Subject{Created: now},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hemopa/cmd/hemopa/internal/davinci"
 	"slices"
 	"sync"
 	"time"
@@ -60,16 +61,24 @@ type Store interface {
 	Save(ctx context.Context, key string, rec *Record) error
 	Load(ctx context.Context, key string) (*Record, error) // ErrNotFound if unknown
 	ListByClaim(ctx context.Context, identifierValue string) ([]*Record, error)
+	// RecordAuthorization keeps an authorization granted at order time (CRD
+	// pa-needed satisfied), replacing the one for the same patient, order
+	// and drug; OrderAuthorization finds it (ErrNoAuthorization if none).
+	RecordAuthorization(ctx context.Context, a davinci.OrderAuthorization) error
+	OrderAuthorization(ctx context.Context, patient, order, drug string) (*davinci.OrderAuthorization, error)
 }
 
 // MemStore is a Store in memory, for tests and one-shot runs.
 type MemStore struct {
-	mu   sync.RWMutex
-	recs map[string]*Record
+	mu    sync.RWMutex
+	recs  map[string]*Record
+	auths map[string]davinci.OrderAuthorization
 }
 
 // NewMemStore returns an empty in-memory store.
-func NewMemStore() *MemStore { return &MemStore{recs: map[string]*Record{}} }
+func NewMemStore() *MemStore {
+	return &MemStore{recs: map[string]*Record{}, auths: map[string]davinci.OrderAuthorization{}}
+}
 
 // Save implements Store.
 func (m *MemStore) Save(ctx context.Context, key string, rec *Record) error {
@@ -117,4 +126,29 @@ func (m *MemStore) ListByClaim(ctx context.Context, value string) ([]*Record, er
 
 func (r *Record) hasClaimValue(v string) bool {
 	return slices.ContainsFunc(r.Claim, func(id Identifier) bool { return id.Value == v })
+}
+
+// RecordAuthorization implements Store.
+func (m *MemStore) RecordAuthorization(ctx context.Context, a davinci.OrderAuthorization) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.auths[authorizationKey(a.Patient, a.Order, a.Drug)] = a
+	m.mu.Unlock()
+	return nil
+}
+
+// OrderAuthorization implements Store.
+func (m *MemStore) OrderAuthorization(ctx context.Context, patient, order, drug string) (*davinci.OrderAuthorization, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.auths[authorizationKey(patient, order, drug)]
+	if !ok {
+		return nil, ErrNoAuthorization
+	}
+	return &a, nil
 }

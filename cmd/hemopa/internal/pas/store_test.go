@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hemopa/cmd/hemopa/internal/davinci"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -56,6 +57,40 @@ func testStore(t *testing.T, st Store) {
 	if err := st.Save(cancelled, "k4", a); err == nil {
 		t.Error("Save with a cancelled context succeeded")
 	}
+	testAuthorizations(t, st)
+}
+
+// testAuthorizations: an authorization granted at order time is found by
+// patient, order and drug; recording it twice is fine; a later one for the
+// same order replaces it.
+func testAuthorizations(t *testing.T, st Store) {
+	ctx := context.Background()
+	if _, err := st.OrderAuthorization(ctx, "p", "MedicationRequest/m", "Hemgenix"); !errors.Is(err, ErrNoAuthorization) {
+		t.Fatalf("unknown authorization: %v, want ErrNoAuthorization", err)
+	}
+	a := davinci.OrderAuthorization{ID: "HEMOPA-1", Patient: "p", Order: "MedicationRequest/m", Drug: "Hemgenix",
+		Policy: "label-aligned-hemgenix", Issued: "2026-11-24", Expires: "2027-05-23", DeterminationKey: "k"}
+	for range 2 {
+		if err := st.RecordAuthorization(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := st.OrderAuthorization(ctx, "p", "MedicationRequest/m", "Hemgenix"); err != nil || *got != a {
+		t.Errorf("OrderAuthorization = %+v, %v; want %+v", got, err, a)
+	}
+	for _, k := range [][3]string{{"q", "MedicationRequest/m", "Hemgenix"}, {"p", "MedicationRequest/n", "Hemgenix"}, {"p", "MedicationRequest/m", "Beqvez"}} {
+		if _, err := st.OrderAuthorization(ctx, k[0], k[1], k[2]); !errors.Is(err, ErrNoAuthorization) {
+			t.Errorf("OrderAuthorization%v: %v, want ErrNoAuthorization", k, err)
+		}
+	}
+	b := a
+	b.ID = "HEMOPA-2"
+	if err := st.RecordAuthorization(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.OrderAuthorization(ctx, "p", "MedicationRequest/m", "Hemgenix"); err != nil || got.ID != "HEMOPA-2" {
+		t.Errorf("after a later authorization: %+v, %v", got, err)
+	}
 }
 
 func TestMemStore(t *testing.T) { testStore(t, NewMemStore()) }
@@ -79,6 +114,9 @@ func TestBoltStore(t *testing.T) {
 	rs, err := st.ListByClaim(context.Background(), "A")
 	if err != nil || len(rs) != 2 {
 		t.Fatalf("after reopening: %d records, %v", len(rs), err)
+	}
+	if a, err := st.OrderAuthorization(context.Background(), "p", "MedicationRequest/m", "Hemgenix"); err != nil || a.ID != "HEMOPA-2" {
+		t.Fatalf("after reopening: authorization %+v, %v", a, err)
 	}
 	// A second opener of the same file fails instead of hanging.
 	if _, err := OpenBolt(path); err == nil {

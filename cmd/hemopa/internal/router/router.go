@@ -60,6 +60,11 @@ type Payer struct {
 	// Unmanaged is what this payer wants said about orders hemopa has no
 	// policy for (nil: the configuration's Unmanaged).
 	Unmanaged *Unmanaged `yaml:"unmanaged"`
+	// AuthorizeAtOrder lets CRD grant the authorization at order time: on a
+	// primary hook, an approval needing no human review is answered
+	// pa-needed satisfied with a satisfied-pa-id recorded for PAS (default
+	// false: auth-needed, the PA goes through PAS).
+	AuthorizeAtOrder bool `yaml:"authorize_at_order"`
 }
 
 // PayerMatch matches a payor: every field set must match.
@@ -98,6 +103,7 @@ type payer struct {
 	match     PayerMatch
 	policies  []*rules.Policy
 	unmanaged *Unmanaged
+	atOrder   bool
 }
 
 // Normalize folds each payer's Policy shorthand into its Policies (then
@@ -137,7 +143,7 @@ func New(cat *rules.Catalog, cfg Config) (*Router, error) {
 		if len(p.Policies) == 0 {
 			bad("%s: policy or policies is required", where)
 		}
-		py := payer{name: p.Name, match: m}
+		py := payer{name: p.Name, match: m, atOrder: p.AuthorizeAtOrder}
 		if p.Unmanaged != nil {
 			if err := p.Unmanaged.check(where + ".unmanaged"); err != nil {
 				bad("%v", err)
@@ -222,6 +228,13 @@ func (r *Router) Route(drug string, payors ...Payor) (pol *rules.Policy, payer s
 		return nil, "", ErrUnrouted
 	}
 	return nil, p.name, nil
+}
+
+// AuthorizesAtOrder reports whether the configured payer matching payors
+// authorizes at order time (authorize_at_order); false when none matches.
+func (r *Router) AuthorizesAtOrder(payors ...Payor) bool {
+	p := r.payerOf(payors)
+	return p != nil && p.atOrder
 }
 
 func nameOf(p *payer) string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"hemopa/cmd/hemopa/internal/testenv"
 	"hemopa/rules"
 )
@@ -129,4 +131,41 @@ func TestBuiltinDefaults(t *testing.T) {
 	if _, err := New(site, Config{DefaultPolicy: BuiltinDefaults(site)}); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestAuthorizesAtOrder: authorize_at_order is read from the YAML, per payer,
+// default false; an unlisted payor never authorizes at order time.
+func TestAuthorizesAtOrder(t *testing.T) {
+	var cfg Config
+	if err := yamlDecode(`
+payers:
+  - name: NY
+    match: {reference: Organization/ny-medicaid}
+    policy: ny-pharmacy-109-hemgenix
+    authorize_at_order: true
+  - name: UCare
+    match: {display: UCare}
+    policy: ucare-hemgenix
+`, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := mustNew(t, cfg)
+	for _, tc := range []struct {
+		payor Payor
+		want  bool
+	}{
+		{Payor{Reference: "Organization/ny-medicaid"}, true},
+		{Payor{Display: "UCare"}, false},
+		{Payor{Display: "Other"}, false},
+	} {
+		if got := r.AuthorizesAtOrder(tc.payor); got != tc.want {
+			t.Errorf("AuthorizesAtOrder(%+v) = %v, want %v", tc.payor, got, tc.want)
+		}
+	}
+}
+
+func yamlDecode(s string, v any) error {
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	dec.KnownFields(true)
+	return dec.Decode(v)
 }

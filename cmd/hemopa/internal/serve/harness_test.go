@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"hemopa/cmd/hemopa/internal/pas"
 	"hemopa/cmd/hemopa/internal/testenv"
 )
 
@@ -136,6 +138,10 @@ type serverOpts struct {
 	pas       pasService
 	// discoveryAuth sets discovery_auth: GET /cds-services needs a JWT.
 	discoveryAuth bool
+	// authorizeAtOrder lists the "example" payer (label-aligned-hemgenix,
+	// authorize_at_order) and mounts a real PAS service on a MemStore, its
+	// store wired in as the CRD authorizations.
+	authorizeAtOrder bool
 }
 
 // newTestServer starts the server on a loopback httptest listener with the
@@ -165,7 +171,11 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	cfg, err := ParseConfig(fmt.Appendf(nil, testConfigYAML, base, fileJWKS, jwksSrv.URL+"/jwks.json", ownJWKS, o.rate, o.burst, o.bodyLimit), dir)
+	yml := testConfigYAML
+	if o.authorizeAtOrder {
+		yml = strings.Replace(yml, "payers:\n", "payers:\n  - name: Example\n    match: {reference: Organization/payer-example}\n    policy: label-aligned-hemgenix\n    authorize_at_order: true\n", 1)
+	}
+	cfg, err := ParseConfig(fmt.Appendf(nil, yml, base, fileJWKS, jwksSrv.URL+"/jwks.json", ownJWKS, o.rate, o.burst, o.bodyLimit), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +190,15 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	}
 	if o.pas != nil {
 		opts = append(opts, WithPAS(o.pas))
+	}
+	if o.authorizeAtOrder {
+		day, _ := cfg.FixedDay()
+		claims, err := pas.NewService(pas.WithPipeline(testPipeline(t)), pas.WithRouter(cfg.Router()),
+			pas.WithStore(pas.NewMemStore()), pas.WithClock(func() time.Time { return day }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithPAS(claims), WithAuthorizations(claims))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -313,6 +332,8 @@ var testPayors = map[string]map[string]any{
 	"ny":     {"reference": "Organization/ny-medicaid", "display": "NY Medicaid"},
 	"bcbsms": {"display": "Blue Cross & Blue Shield of Mississippi"},
 	"other":  {"display": "Some Other Health Plan"},
+	// example is listed only with serverOpts.authorizeAtOrder (the payor of testdata/pas).
+	"example": {"reference": "Organization/payer-example", "display": "Example Payer"},
 }
 
 // payerPolicy is the policy the test config picks per payer and drug.

@@ -36,6 +36,7 @@ type Server struct {
 	lim      *limiters
 	m        *metrics
 	pas      pasService
+	auths    crd.Authorizations // authorizations granted at order time; nil: none
 	jwks     []byte
 	outbound *http.Client // JWKS and EHR FHIR reads
 	dev      bool
@@ -54,6 +55,12 @@ func WithPipeline(p *pipeline.Pipeline) Option { return func(s *Server) { s.p = 
 // WithPAS mounts a PAS service at /fhir/Claim/$submit and $inquire (without
 // it they answer 501).
 func WithPAS(p pasService) Option { return func(s *Server) { s.pas = p } }
+
+// WithAuthorizations records the authorizations payers with
+// authorize_at_order grant at order time (pa-needed satisfied) in a — the
+// PAS store, so that $submit for the order finds them. Without it no order
+// is answered satisfied.
+func WithAuthorizations(a crd.Authorizations) Option { return func(s *Server) { s.auths = a } }
 
 // WithInsecureDev turns inbound authentication off. Serve then refuses any
 // listener that is not loopback.
@@ -86,8 +93,14 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Server, error) {
 		}
 		s.p = p
 	}
-	s.crd = crd.New(s.p, cfg.Router(), crd.WithPolicyLink(cfg.policyLink),
-		crd.WithEvalDay(cfg.evalDay), crd.WithCache(cfg.Cache.Decisions, cfg.Cache.TTL), crd.WithCacheObserver(s.m.cache))
+	crdOpts := []crd.Option{crd.WithPolicyLink(cfg.policyLink),
+		crd.WithEvalDay(cfg.evalDay), crd.WithCache(cfg.Cache.Decisions, cfg.Cache.TTL), crd.WithCacheObserver(s.m.cache)}
+	if s.auths != nil {
+		crdOpts = append(crdOpts, crd.WithAuthorizations(s.auths, func(err error) {
+			s.log.Error("record authorization at order time; answered auth-needed", "error", err.Error())
+		}))
+	}
+	s.crd = crd.New(s.p, cfg.Router(), crdOpts...)
 	s.prefetch = prefetchKeys(s.p.Mapper.LabCodes())
 	s.lim = newLimiters(cfg.RateLimit)
 	if cfg.JWKSFile != "" {
