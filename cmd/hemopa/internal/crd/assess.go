@@ -80,7 +80,7 @@ func (s *Service) Assess(o *Order, call Call, rec *Record) (Assessment, error) {
 	if err != nil {
 		return Assessment{}, err
 	}
-	card := s.card(cardInput{Order: o, Dec: dec, Payer: insurer(payer, cv), Coverage: cv.Ref(), Primary: call.Primary})
+	card := s.card(cardInput{Order: o, Dec: dec, Payer: insurer(payer, cv), Coverage: cv.Ref(), Primary: call.Primary, Satisfied: ci.SatisfiedPAID})
 	return Assessment{Card: card, Action: action, Decision: string(dec.Det.Decision), Policy: pol.ID}, nil
 }
 

@@ -23,6 +23,9 @@ type cardInput struct {
 	Payer    string // the insurer as the card names it (see insurer)
 	Coverage string // Coverage reference
 	Primary  bool   // order-sign / order-dispatch: documentation may be asked for
+	// Satisfied is the authorization recorded at order time ("" none): the
+	// card then says the PA is on file, as the coverage information does.
+	Satisfied string
 }
 
 // card renders the clinician's card for one determination.
@@ -30,12 +33,14 @@ func (s *Service) card(in cardInput) *davinci.Object {
 	det := in.Dec.Det
 	drug := in.Order.Drug
 	var summary, indicator string
-	switch det.Decision {
-	case rules.Approve:
+	switch {
+	case det.Decision == rules.Approve && in.Satisfied != "":
+		summary, indicator = drug+": prior authorization on file — "+in.Satisfied, "info"
+	case det.Decision == rules.Approve:
 		summary, indicator = drug+": PA needed — criteria met, submit for approval", "info"
-	case rules.Pend:
+	case det.Decision == rules.Pend:
 		summary, indicator = drug+": PA needed — "+count(len(det.Missing), "item")+" missing", "warning"
-	case rules.Deny:
+	case det.Decision == rules.Deny:
 		summary, indicator = drug+": PA needed — likely denial, "+count(len(davinci.Failed(det)), "criterion")+" not met", "warning"
 	default:
 		summary, indicator = drug+": not covered under "+det.Policy, "critical"
@@ -49,7 +54,7 @@ func (s *Service) card(in cardInput) *davinci.Object {
 		"uuid", newUUID(),
 		"summary", clip(summary, 139),
 		"indicator", indicator,
-		"detail", cardDetail(det, in.Primary),
+		"detail", cardDetail(det, in.Primary, in.Satisfied),
 		"source", davinci.O("label", label, "topic",
 			davinci.O("system", crdTempSystem, "code", "coverage-info", "display", "Coverage Information")),
 		"links", links)
@@ -76,12 +81,16 @@ func insurer(configured string, cv *coverage) string {
 }
 
 // cardDetail is the markdown a clinician reads.
-func cardDetail(det *rules.Determination, primary bool) string {
+func cardDetail(det *rules.Determination, primary bool, satisfied string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** — %s (revised %s), as of %s.\n\n", det.Drug, det.Title, det.PolicyVersion, det.AsOf)
 	switch det.Decision {
 	case rules.Approve:
-		b.WriteString("The record meets every criterion. Prior authorization is still required: submit it and it is expected to be approved.\n")
+		if satisfied != "" {
+			b.WriteString("The record meets every criterion and the payer authorizes at order time: prior authorization " + satisfied + " is on file for this order.\n")
+		} else {
+			b.WriteString("The record meets every criterion. Prior authorization is still required: submit it and it is expected to be approved.\n")
+		}
 		if d := det.Dose; d != nil {
 			fmt.Fprintf(&b, "\nDose for %.1f kg: %.3g vector genomes (%.1f mL)", d.WeightKg, d.VectorGenomes, d.VolumeML)
 			if d.Kit != nil {

@@ -35,6 +35,9 @@ func TestAuthorizeAtOrderThenSubmit(t *testing.T) {
 			t.Errorf("satisfied-pa-id changed: %s then %s", paID, ci["satisfied-pa-id"][0])
 		}
 		paID = ci["satisfied-pa-id"][0]
+		if len(r.Cards) != 1 || !strings.Contains(r.Cards[0].Summary, "on file") || !strings.Contains(r.Cards[0].Summary, paID) {
+			t.Errorf("the card must say the PA is on file, as the coverage information does: %+v", r.Cards)
+		}
 		var order struct{ ResourceType, ID string }
 		_ = json.Unmarshal(r.SystemActions[0].Resource, &order)
 		orderRef = order.ResourceType + "/" + order.ID
