@@ -106,6 +106,12 @@ func (c *CoverageInfo) Validate() error {
 	if slices.Contains(c.InfoNeeded, InfoOther) && len(c.Details) == 0 {
 		bad("info-needed OTH requires a detail saying what is needed")
 	}
+	if slices.Contains(c.InfoNeeded, InfoOther) && len(c.Reasons) == 0 {
+		bad("info-needed OTH requires a reason (crd-ci-q6)")
+	}
+	if len(c.DocPurpose) > 0 && len(c.Reasons) == 0 {
+		bad("doc-purpose requires a reason (crd-ci-q8)")
+	}
 	for _, d := range c.Details {
 		if d.Code == "" || d.Value == "" {
 			bad("a detail needs a code and a value")

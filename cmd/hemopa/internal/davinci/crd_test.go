@@ -36,8 +36,12 @@ func TestCoverageInfoInvariants(t *testing.T) {
 		{"bad covered", func(c *davinci.CoverageInfo) { c.Covered = "maybe" }, "is not covered"},
 		{"OTH without detail", func(c *davinci.CoverageInfo) { c.Covered, c.InfoNeeded = "conditional", []string{"OTH"} }, "OTH requires a detail"},
 		{"OTH with detail", func(c *davinci.CoverageInfo) {
-			c.Covered, c.InfoNeeded, c.Details = "conditional", []string{"OTH"}, []davinci.Detail{{Code: "Documentation needed", Value: "FIX inhibitor titer"}}
+			c.Covered, c.InfoNeeded, c.Details, c.Reasons = "conditional", []string{"OTH"}, []davinci.Detail{{Code: "Documentation needed", Value: "FIX inhibitor titer"}}, []string{"r"}
 		}, ""},
+		{"OTH without reason", func(c *davinci.CoverageInfo) {
+			c.Covered, c.InfoNeeded, c.Details = "conditional", []string{"OTH"}, []davinci.Detail{{Code: "c", Value: "v"}}
+		}, "crd-ci-q6"},
+		{"doc-purpose without reason", func(c *davinci.CoverageInfo) { c.DocNeeded, c.DocPurpose = "clinical", []string{"withpa"} }, "crd-ci-q8"},
 		{"detail without value", func(c *davinci.CoverageInfo) { c.Details = []davinci.Detail{{Code: "x"}} }, "code and a value"},
 	} {
 		c := base()
