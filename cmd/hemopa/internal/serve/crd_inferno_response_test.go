@@ -249,8 +249,10 @@ func checkInfernoCoverageAction(p *problems, where string, a map[string]any) []c
 		if len(ce["coverage"]) == 1 && !strings.HasPrefix(ce["coverage"][0], "Coverage/") && !strings.Contains(ce["coverage"][0], "/Coverage/") {
 			p.add(w, "coverage %q is not a Coverage reference", ce["coverage"][0])
 		}
-		if len(ce["covered"]) == 1 && !slices.Contains([]string{"covered", "not-covered", "conditional"}, ce["covered"][0]) {
-			p.add(w, "covered %q is not covered, not-covered or conditional", ce["covered"][0])
+		// indeterminate: CRD 2.2 resp-43 (davinci.md); older CI builds of
+		// the CoveredInfo value set list only the other three.
+		if len(ce["covered"]) == 1 && !slices.Contains([]string{"covered", "not-covered", "conditional", "indeterminate"}, ce["covered"][0]) {
+			p.add(w, "covered %q is not covered, not-covered, conditional or indeterminate", ce["covered"][0])
 		}
 		if len(ce["date"]) == 1 && !fhirDate.MatchString(ce["date"][0]) {
 			p.add(w, "date %q is not a FHIR date", ce["date"][0])
@@ -476,6 +478,13 @@ func TestInfernoCheckerRejects(t *testing.T) {
 		{"no assertion id", nil, dropSub("coverage-assertion-id"), "coverage-assertion-id must appear once"},
 		{"no coverage", nil, dropSub("coverage"), "coverage must appear once"},
 		{"no covered", nil, dropSub("covered"), "covered must appear once"},
+		{"covered yes", nil, func(a map[string]any) {
+			for _, s := range subs(a) {
+				if s.(map[string]any)["url"] == "covered" {
+					s.(map[string]any)["valueCode"] = "yes"
+				}
+			}
+		}, "covered \"yes\" is not"},
 		{"bad date", nil, func(a map[string]any) {
 			for _, s := range subs(a) {
 				if s.(map[string]any)["url"] == "date" {
