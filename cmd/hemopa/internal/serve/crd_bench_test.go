@@ -16,13 +16,15 @@ import (
 // CRD speed (issue 11, "Speed"): order-sign with the full prefetch of
 // b-approve, for an order hemopa does not decide (aspirin: the payer's
 // unmanaged answer, read from the Coverages alone) and for the gene therapy
-// order (mapped and evaluated, or a decision-cache hit). Requests go
-// straight to the server's handler (auth, JWT verification, decode, decide,
-// render) with httptest, so the figures are the server's work without
-// loopback or client; tokens are signed before the timer starts. Rate
-// limiting is off (rate: -1) so that the limiter never answers 429.
+// order (mapped and evaluated, or a decision-cache hit: the same request
+// every time). Requests go straight to the server's handler (auth, JWT
+// verification, decode, decide, render) with httptest, so the figures are
+// the server's work without loopback or client; the concurrent benchmark
+// also runs over loopback HTTP. Tokens are signed before the timer starts.
+// Rate limiting is off (rate: -1) so that the limiter never answers 429.
 //
-//	go test ./cmd/hemopa/internal/serve -run '^$' -bench 'CRD' -benchtime 2000x
+//	go test ./cmd/hemopa/internal/serve -run '^$' -bench 'CRDOrderSign$' -benchtime 6400x
+//	go test ./cmd/hemopa/internal/serve -run '^$' -bench 'CRDOrderSignConcurrent' -benchtime 6400x
 //
 // Targets (issue 11): non-gene-therapy p99 ≤ 2 ms at 32 concurrent; gene
 // therapy p99 ≤ 20 ms below saturation.
@@ -120,10 +122,10 @@ func BenchmarkCRDOrderSign(b *testing.B) {
 const crdConcurrency = 32
 
 // BenchmarkCRDOrderSignConcurrent is order-sign from 32 concurrent callers
-// of the handler, back to back (closed loop: on this machine's cores that
+// (of the handler, or over loopback HTTP), back to back (closed loop: on this machine's cores that
 // is saturation), recording each call's latency and reporting p50, p99 and
 // max (ms) and the throughput (req/s) with b.ReportMetric. b.N is the total
-// number of calls (use -benchtime 3200x or more for a stable p99).
+// number of calls (use -benchtime 6400x for a stable p99).
 //
 // Closed loop, a call's latency runs from when its caller starts it, so
 // the wait for a core inside the call counts but a caller's wait to start
@@ -131,9 +133,10 @@ const crdConcurrency = 32
 //
 // The paced sub-benchmarks send at 40% of the closed-loop throughput
 // measured just before (half proved too close to capacity on 2 shared
-// cores: a short measurement overestimates it and the queue then grows), each caller on its share of an even schedule (open
-// loop), latency counted from the scheduled send time: the latency of a
-// server below saturation.
+// cores: a short measurement overestimates it and the queue then grows),
+// each caller on its share of an even schedule (open loop), latency
+// counted from the scheduled send time: the latency of a server below
+// saturation.
 func BenchmarkCRDOrderSignConcurrent(b *testing.B) {
 	for _, bc := range crdBenchCases {
 		if bc.unmanaged && !bc.cache {
