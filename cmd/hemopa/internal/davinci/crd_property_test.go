@@ -123,7 +123,7 @@ func independentRules(ci *davinci.CoverageInfo) error {
 }
 
 // ruleCount is how many rules brokenRules states.
-const ruleCount = 13
+const ruleCount = 15
 
 // brokenRules restates the coverage-information rules of CRD 2.2
 // (ext-coverage-information, crd-ci-q1…q5) and of the product, written
@@ -165,6 +165,9 @@ func brokenRules(ci *davinci.CoverageInfo) []string {
 	}
 	rule(detailsOK, "detail code 1..1, value 1..1")
 	rule(implies(len(ci.DocPurpose) > 0, ci.DocNeeded != ""), "doc-purpose ⇒ doc-needed")
+	// q6 and q8.
+	rule(implies(slices.Contains(ci.InfoNeeded, "OTH"), len(ci.Reasons) > 0), "q6: OTH ⇒ reason")
+	rule(implies(len(ci.DocPurpose) > 0, len(ci.Reasons) > 0), "q8: doc-purpose ⇒ reason")
 	return broken
 }
 
