@@ -112,6 +112,9 @@ func (c *CoverageInfo) Validate() error {
 	if len(c.DocPurpose) > 0 && len(c.Reasons) == 0 {
 		bad("doc-purpose requires a reason (crd-ci-q8)")
 	}
+	if (c.PANeeded == Satisfied || c.PANeeded == NoAuth) && slices.Contains(c.DocPurpose, DocWithPA) {
+		bad("doc-purpose withpa with no prior authorization to go with (crd-ci-q4)")
+	}
 	for _, d := range c.Details {
 		if d.Code == "" || d.Value == "" {
 			bad("a detail needs a code and a value")

@@ -123,7 +123,7 @@ func independentRules(ci *davinci.CoverageInfo) error {
 }
 
 // ruleCount is how many rules brokenRules states.
-const ruleCount = 15
+const ruleCount = 16
 
 // brokenRules restates the coverage-information rules of CRD 2.2
 // (ext-coverage-information, crd-ci-q1…q5) and of the product, written
@@ -168,6 +168,7 @@ func brokenRules(ci *davinci.CoverageInfo) []string {
 	// q6 and q8.
 	rule(implies(slices.Contains(ci.InfoNeeded, "OTH"), len(ci.Reasons) > 0), "q6: OTH ⇒ reason")
 	rule(implies(len(ci.DocPurpose) > 0, len(ci.Reasons) > 0), "q8: doc-purpose ⇒ reason")
+	rule(!((ci.PANeeded == "satisfied" || ci.PANeeded == "no-auth") && slices.Contains(ci.DocPurpose, "withpa")), "q4: satisfied/no-auth ⇒ no withpa")
 	return broken
 }
 
