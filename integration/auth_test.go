@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -30,10 +29,10 @@ func requireOAuth(t *testing.T, opts ...harness.OAuthOption) *harness.OAuthServe
 	start := time.Now()
 	srv, err := harness.StartOAuth(ctx, opts...)
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if harness.InCI() {
 			t.Fatalf("oauth server: %v", err)
 		}
-		t.Skipf("oauth server unavailable (set CI=1 to fail instead): %v", err)
+		t.Skipf("oauth server unavailable (under CI it fails instead): %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

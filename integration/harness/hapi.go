@@ -496,7 +496,7 @@ func RequireHAPI(tb testing.TB) *HAPI {
 		}
 	}
 	if err := sharedHAPI.err; err != nil {
-		if inCI() {
+		if InCI() {
 			tb.Fatalf("HAPI FHIR server unavailable (CI is set, so this fails): %v", err)
 		}
 		tb.Skipf("HAPI FHIR server unavailable: %v", err)

@@ -30,7 +30,7 @@ func TestHAPIStartWriteRestartRead(t *testing.T) {
 	begin := time.Now()
 	h, err := StartHAPI(ctx)
 	if err != nil {
-		if inCI() {
+		if InCI() {
 			t.Fatalf("StartHAPI: %v", err)
 		}
 		t.Skipf("no HAPI server here: %v", err)
@@ -240,7 +240,7 @@ func processesWithArg(arg string) []int {
 // and leaves nothing behind.
 func TestHAPIStartFailureShowsLog(t *testing.T) {
 	if os.Getenv(EnvFHIRTestURL) != "" {
-		if inCI() {
+		if InCI() {
 			t.Fatalf("%s is set: this test starts its own server; unset it in CI", EnvFHIRTestURL)
 		}
 		t.Skip("external server in use")

@@ -22,9 +22,12 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// inCI reports whether the tests run in CI (env CI non-empty): a missing server is then a failure,
-// never a skip.
-func inCI() bool { return os.Getenv("CI") != "" }
+// InCI reports whether the tests run in CI (CI set, and not "false" or "0", the same rule as
+// cmd/hemopa/internal/testenv): a missing server is then a failure, never a skip.
+func InCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
 
 // repoRoot returns the root of the hemopa module (the directory holding its go.mod), found from this
 // source file's location or, when built with -trimpath, from the working directory.

@@ -46,8 +46,8 @@ func (s *Service) AssessUnmanaged(o *Order, call Call, coverages []resource) (As
 
 // unmanagedAssertionID is the coverage-assertion-id of an unmanaged answer: a
 // digest of what the assertion is about and says, so the same order under the
-// same Coverage gets the same id on order-select, order-sign and
-// order-dispatch of one day.
+// same Coverage gets the same id on every primary hook of one day, and
+// another Coverage another id (CRD resp-32).
 func unmanagedAssertionID(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "unmanaged-" + hex.EncodeToString(sum[:12])

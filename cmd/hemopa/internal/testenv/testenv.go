@@ -32,8 +32,13 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// InCI reports whether the tests run under CI (CI=true).
-func InCI() bool { return os.Getenv("CI") == "true" }
+// InCI reports whether the tests run under CI: CI set, and not "false" or
+// "0" (CI=true, CI=1 — what CI services set). The integration harness uses
+// the same rule.
+func InCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
 
 // Shared returns the path of parts inside ../shared. When that path does not
 // exist the test skips outside CI and fails under CI=true.
@@ -57,6 +62,22 @@ func ReadShared(t testing.TB, parts ...string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// OptionalShared reads a file inside ../shared that a test can do without
+// (a fuzz seed): outside CI a missing file is (nil, false); under CI it fails,
+// as Shared does.
+func OptionalShared(t testing.TB, parts ...string) ([]byte, bool) {
+	t.Helper()
+	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared"}, parts...)...)
+	b, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		return b, true
+	case InCI():
+		t.Fatalf("%s is missing: CI must run with the shared folder beside the repository", p)
+	}
+	return nil, false
 }
 
 // SamplePatients lists the bundled sample patient bundles
